@@ -1,0 +1,54 @@
+"""What every handler needs, built once per process: settings, store, queue, repository, event log."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from whisperq.events import EventLog
+from whisperq.queue import Queue, open_queue
+from whisperq.repository import JobRepository
+from whisperq.settings import Settings
+from whisperq.store import Store, open_store
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    queue: Queue
+    repo: JobRepository
+    events: EventLog
+    upload_dir: Path
+
+    def close(self) -> None:
+        self.queue.close()
+        self.store.close()
+
+
+def build_context(settings: Settings) -> AppContext:
+    store = open_store(settings.resolved_store_url())
+    queue = open_queue(
+        settings.resolved_queue_url(),
+        visibility_timeout_s=settings.runner.visibility_timeout_s,
+        max_receives=settings.runner.max_attempts + 1,
+    )
+    return AppContext(
+        settings=settings,
+        store=store,
+        queue=queue,
+        repo=JobRepository(store),
+        events=EventLog(store, source=f"api@{socket.gethostname()}"),
+        upload_dir=(settings.data_dir / "uploads").resolve(),
+    )
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_context)]

@@ -1,0 +1,59 @@
+"""How jobs look in responses: the seed's field names, times as ISO 8601 (UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from whisperq.jobs import Job, TranscriptResult
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def gpu_id(device: str | None) -> int | None:
+    if device and device.startswith("cuda:"):
+        return int(device.split(":", 1)[1])
+    return None
+
+
+def job_status(job: Job, result: TranscriptResult | None) -> dict:
+    return {
+        "task_id": job.id,
+        "status": job.state.value,
+        "result": result.text if result else None,
+        "error": job.error,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "gpu_id": gpu_id(job.device),
+        "device": job.device,
+        "filename": job.filename,
+        "model_name": job.params.model_name,
+        "file_size": job.file_size,
+        "queue_time": job.queue_time,
+        "processing_time": job.processing_time,
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "up_speed": job.params.up_speed,
+        "initial_prompt": job.params.initial_prompt,
+        "upgrade_transcribation": job.params.upgrade_transcribation,
+        "language": result.language if result else job.language,
+        "audio_duration": result.duration if result else job.audio_duration,
+        "segments": [s.model_dump(exclude_none=True) for s in result.segments] if result else None,
+    }
+
+
+def queue_entry(summary: dict) -> dict:
+    return {
+        "id": summary["id"],
+        "filename": summary["filename"],
+        "model_name": summary.get("model_name"),
+        "created_at": iso(summary.get("created_at")),
+        "started_at": iso(summary.get("started_at")),
+        "completed_at": iso(summary.get("completed_at")),
+        "gpu_id": gpu_id(summary.get("device")),
+        "device": summary.get("device"),
+        "attempts": summary.get("attempts"),
+        "error": summary.get("error"),
+    }

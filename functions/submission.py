@@ -1,0 +1,94 @@
+"""Turning an upload into a job: validate the options, store the audio, write the manifest, enqueue.
+
+The order matters for durability: audio first, then the manifest, then the queue message. A crash
+before the manifest leaves only unreferenced audio; a crash after it leaves a queued job whose
+message the runners' sweeper sends again.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from functions.context import AppContext
+from functions.errors import ApiError
+from whisperq import layout, models
+from whisperq.heartbeats import live_heartbeats
+from whisperq.jobs import UP_SPEED_MAX, UP_SPEED_MIN, Job, JobParams, new_job_id
+from whisperq.store.local import LocalStore
+
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no", ""}
+MAX_PROMPT_CHARS = 2000
+
+
+def available_models(ctx: AppContext) -> list[str]:
+    """Models a runner can serve: those installed here plus those live runners report."""
+    names = set(models.discover(ctx.settings.model_dirs))
+    for beat in live_heartbeats(ctx.store, ctx.settings.api.runner_stale_after_s):
+        names.update(beat.models)
+    return sorted(names)
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ApiError(400, f"{name} must be true or false, got {raw!r}", field=name, allowed=["true", "false"])
+
+
+def parse_up_speed(raw: str | None) -> float:
+    if raw is None or raw.strip() == "":
+        return 1.0
+    allowed = f"a number from {UP_SPEED_MIN} to {UP_SPEED_MAX}"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"up_speed must be {allowed}, got {raw!r}", field="up_speed", allowed=allowed) from None
+    if not math.isfinite(value) or not UP_SPEED_MIN <= value <= UP_SPEED_MAX:
+        raise ApiError(400, f"up_speed must be {allowed}, got {raw!r}", field="up_speed", allowed=allowed)
+    return value
+
+
+def parse_params(ctx: AppContext, fields: dict[str, str]) -> JobParams:
+    model_name = (fields.get("model_name") or "base").strip()
+    allowed_models = available_models(ctx)
+    if model_name not in allowed_models:
+        raise ApiError(
+            400,
+            f"unknown model {model_name!r}",
+            field="model_name",
+            allowed=allowed_models,
+        )
+    prompt = fields.get("initial_prompt") or None
+    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+        raise ApiError(400, f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters", field="initial_prompt")
+    return JobParams(
+        model_name=model_name,
+        initial_prompt=prompt,
+        upgrade_transcribation=parse_bool("upgrade_transcribation", fields.get("upgrade_transcribation"), False),
+        up_speed=parse_up_speed(fields.get("up_speed")),
+    )
+
+
+def submit_file(ctx: AppContext, path: Path, filename: str, size: int, params: JobParams) -> Job:
+    """Store a local file as the audio of a new job and queue it. Consumes ``path``."""
+    job_id = new_job_id()
+    key = layout.audio_key(job_id, filename)
+    if isinstance(ctx.store, LocalStore):
+        ctx.store.adopt_file(key, path)
+    else:
+        ctx.store.put_file(key, path)
+        path.unlink(missing_ok=True)
+    job = Job(id=job_id, params=params, filename=filename, audio_key=key, file_size=size)
+    ctx.repo.create(job)
+    ctx.queue.send({"job_id": job_id}, dedup_id=job_id)
+    ctx.events.emit(
+        f"Task {job_id[:8]} queued: {filename} | Model: {params.model_name} | File size: {size} bytes",
+        job_id=job_id,
+    )
+    return job

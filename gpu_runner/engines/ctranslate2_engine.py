@@ -1,0 +1,65 @@
+"""The CTranslate2 engine (faster-whisper): the default on CPU."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from gpu_runner.audio import SAMPLE_RATE
+from gpu_runner.engines.base import Engine, ProgressCallback, TranscribeOptions, Transcript
+from whisperq.jobs import Segment, Word
+
+
+def resolve_compute_type(compute_type: str, device: str) -> str:
+    if compute_type != "auto":
+        return compute_type
+    return "int8" if device == "cpu" else "float16"
+
+
+class CTranslate2Engine(Engine):
+    name = "ctranslate2"
+
+    def __init__(self, model_dir: Path, *, device: str, compute_type: str = "auto", cpu_threads: int = 0):
+        kind, _, index = device.partition(":")
+        self.model = WhisperModel(
+            str(model_dir),
+            device="cuda" if kind == "cuda" else "cpu",
+            device_index=int(index or 0),
+            compute_type=resolve_compute_type(compute_type, kind),
+            cpu_threads=cpu_threads,
+            num_workers=1,
+        )
+
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        duration = len(audio) / SAMPLE_RATE
+        segments_iter, info = self.model.transcribe(
+            audio,
+            beam_size=options.beam_size,
+            initial_prompt=options.initial_prompt or None,
+            language=options.language,
+            task=options.task,
+            word_timestamps=options.word_timestamps,
+            temperature=list(options.temperature),
+        )
+        segments = []
+        for seg in segments_iter:
+            segments.append(_segment(seg))
+            if progress is not None and duration > 0:
+                progress(min(1.0, seg.end / duration))
+        return Transcript(segments, info.language, info.language_probability, duration)
+
+    def close(self) -> None:
+        del self.model
+        gc.collect()
+
+
+def _segment(seg) -> Segment:
+    words = None
+    if seg.words:
+        words = [Word(start=w.start, end=w.end, word=w.word, probability=w.probability) for w in seg.words]
+    return Segment(start=seg.start, end=seg.end, text=seg.text, words=words)

@@ -1,0 +1,42 @@
+"""Entry point of one runner process (one device)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from functools import partial
+
+from gpu_runner.engines import create_engine, default_engine_name
+from gpu_runner.model_manager import ModelManager
+from gpu_runner.worker import Runner, RunnerIdentity
+from whisperq.queue import open_queue
+from whisperq.settings import Settings
+from whisperq.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+def build_runner(settings: Settings, device: str) -> Runner:
+    rs = settings.runner
+    engine_name = rs.engine if rs.engine != "auto" else default_engine_name(device)
+    threads = rs.cpu_threads or (os.cpu_count() or 1)
+    factory = partial(
+        create_engine, engine_name, device=device, compute_type=rs.compute_type, cpu_threads=threads
+    )
+    models = ModelManager(lambda folder: factory(folder), settings.model_dirs, settings.model_cache_dir)
+    store = open_store(settings.resolved_store_url())
+    queue = open_queue(
+        settings.resolved_queue_url(), visibility_timeout_s=rs.visibility_timeout_s, max_receives=rs.max_attempts + 1
+    )
+    work_dir = (settings.data_dir / "work").resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return Runner(RunnerIdentity.for_device(device), store, queue, models, rs, engine_name, work_dir)
+
+
+def run(settings: Settings, device: str) -> None:
+    logging.basicConfig(level=settings.log_level, format=f"%(asctime)s %(levelname)s runner[{device}] %(message)s")
+    runner = build_runner(settings, device)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop())
+    runner.run_forever()

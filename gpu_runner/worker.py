@@ -1,0 +1,408 @@
+"""One runner: long-polls the queue, transcribes, writes the result, acknowledges.
+
+Delivery is at-least-once, so every step is idempotent: a job already finished is acknowledged
+and skipped, the result is written with If-None-Match (once), and state changes go through the
+manifest's compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpu_runner.audio import AudioDecodeError, decode, to_original_time
+from gpu_runner.engines import TranscribeOptions, Transcript
+from gpu_runner.model_manager import ModelManager
+from whisperq import layout
+from whisperq.events import EventLog
+from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
+from whisperq.jobs import Job, JobState, Segment, TranscriptResult, Word
+from whisperq.models import ModelNotAvailable
+from whisperq.queue import Message, Queue, ReceiptInvalid
+from whisperq.repository import JobNotFound, JobRepository
+from whisperq.settings import RunnerSettings
+from whisperq.store import Store
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL_S = 2.0
+
+
+class JobAborted(Exception):
+    """The job was cancelled, or the runner is stopping: stop working on it."""
+
+
+class JobFailed(Exception):
+    """A failure that retrying cannot fix (bad audio, unknown model): the job ends in error."""
+
+
+@dataclass
+class RunnerIdentity:
+    runner_id: str
+    device: str  # "cpu" or "cuda:N"
+
+    @property
+    def device_id(self) -> str:
+        return self.device.split(":", 1)[1] if ":" in self.device else self.device
+
+    @classmethod
+    def for_device(cls, device: str) -> RunnerIdentity:
+        host = socket.gethostname().split(".")[0]
+        return cls(f"{host}-{device.replace(':', '')}", device)
+
+
+class Runner:
+    def __init__(
+        self,
+        identity: RunnerIdentity,
+        store: Store,
+        queue: Queue,
+        models: ModelManager,
+        settings: RunnerSettings,
+        engine_name: str,
+        work_dir: Path | None = None,
+    ):
+        self.identity = identity
+        self.store = store
+        self.queue = queue
+        self.repo = JobRepository(store)
+        self.models = models
+        self.settings = settings
+        self.events = EventLog(store, source=identity.runner_id)
+        self.work_dir = Path(work_dir or tempfile.gettempdir())
+        self.stopping = threading.Event()
+        self.current_job: str | None = None
+        self._last_sweep = 0.0
+        self.heartbeat = Heartbeat(
+            runner_id=identity.runner_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            device=identity.device,
+            device_id=identity.device_id,
+            engine=engine_name,
+            started_at=time.time(),
+        )
+
+    # --- main loop ---------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        self.events.emit(f"Runner {self.identity.runner_id} started on {self.identity.device}")
+        for name in self.settings.preload_models:
+            self._preload(name)
+        while not self.stopping.is_set():
+            self.run_once(wait_s=self.settings.poll_wait_s)
+        self.heartbeat.stopping = True
+        self._beat()
+        self.events.emit(f"Runner {self.identity.runner_id} stopped")
+
+    def run_once(self, wait_s: float = 0.0) -> int:
+        self._maybe_sweep()
+        if self.settings.model_idle_unload_s > 0:
+            for name in self.models.unload_idle(self.settings.model_idle_unload_s):
+                self.events.emit(f"Model {name} unloaded after being idle")
+        messages = self.queue.receive(
+            max_messages=1, wait_s=wait_s, visibility_timeout_s=self.settings.visibility_timeout_s
+        )
+        for message in messages:
+            self.handle(message)
+        return len(messages)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _preload(self, name: str) -> None:
+        try:
+            self.models.get(name)
+        except Exception as exc:  # noqa: BLE001 - a bad preload entry must not stop the runner
+            self.events.emit(f"Preloading model {name} failed: {exc}", level="ERROR")
+
+    # --- one message -------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        job_id = message.body.get("job_id")
+        if not isinstance(job_id, str):
+            log.warning("dropping a message without job_id: %r", message.body)
+            self.queue.delete(message.receipt)
+            return
+        try:
+            job = self.repo.get(job_id).job
+        except JobNotFound:
+            log.warning("dropping a message for unknown job %s", job_id)
+            self.queue.delete(message.receipt)
+            return
+        if job.state.terminal or self._running_elsewhere(job):
+            self.queue.delete(message.receipt)  # a duplicate delivery
+            return
+        if job.attempts >= self.settings.max_attempts:
+            self._fail(job_id, f"gave up after {job.attempts} attempts; last: {job.error or 'runner stopped'}")
+            self.queue.delete(message.receipt)
+            return
+        extender = _VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
+        extender.start()
+        try:
+            self._process(job_id, message)
+        finally:
+            extender.stop()
+            self.current_job = None
+            self.heartbeat.current_job = None
+
+    def _running_elsewhere(self, job: Job) -> bool:
+        """Processing by another live runner: this message is a duplicate of theirs."""
+        if job.state is not JobState.PROCESSING or job.runner_id in (None, self.identity.runner_id):
+            return False
+        stale_after = 3 * self.settings.heartbeat_interval_s
+        return any(
+            beat.runner_id == job.runner_id and beat.current_job == job.id
+            for beat in live_heartbeats(self.store, stale_after)
+        )
+
+    def _process(self, job_id: str, message: Message) -> None:
+        job = self.repo.update(job_id, self._claim)
+        if job is None:
+            self.queue.delete(message.receipt)
+            return
+        self.current_job = job_id
+        self.heartbeat.current_job = job_id
+        self._beat()
+        self.events.emit(
+            f"Task {job_id[:8]} started on {self.identity.device} (attempt {job.attempts})", job_id=job_id
+        )
+        try:
+            result = self.repo.get_result(job_id) or self._transcribe(job)
+            self.repo.put_result(result)
+            done = self.repo.update(job_id, lambda j: self._finish(j, result))
+        except JobFailed as exc:
+            self._fail(job_id, str(exc))
+        except JobAborted:
+            self._after_abort(job_id, message)
+            return
+        except Exception as exc:  # noqa: BLE001 - anything else is retried, bounded by max_attempts
+            log.exception("job %s failed on attempt %s", job_id, job.attempts)
+            self._retry_later(job_id, message, exc, job.attempts)
+            return
+        else:
+            if done is not None:
+                self.events.emit(
+                    f"Task {job_id[:8]} done in {done.processing_time:.1f}s "
+                    f"({result.duration or 0:.1f}s of audio, {job.params.model_name})",
+                    job_id=job_id,
+                )
+        self.queue.delete(message.receipt)
+
+    def _claim(self, job: Job) -> Job | None:
+        if job.state.terminal:
+            return None
+        job.state = JobState.PROCESSING
+        job.attempts += 1
+        job.runner_id = self.identity.runner_id
+        job.device = self.identity.device
+        job.started_at = time.time()
+        job.progress = 0.0
+        return job
+
+    def _transcribe(self, job: Job) -> TranscriptResult:
+        started = time.monotonic()
+        folder = Path(tempfile.mkdtemp(prefix=f"job-{job.id[:8]}-", dir=self.work_dir))
+        try:
+            local = folder / layout.safe_name(job.filename)
+            self.store.download(job.audio_key, local)
+            try:
+                audio = decode(local, up_speed=job.params.up_speed)
+            except AudioDecodeError as exc:
+                raise JobFailed(str(exc)) from exc
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            engine = self.models.get(job.params.model_name)
+        except ModelNotAvailable as exc:
+            raise JobFailed(str(exc)) from exc
+        options = TranscribeOptions(
+            beam_size=self.settings.beam_size,
+            initial_prompt=job.params.initial_prompt,
+            language=job.params.language,
+            task=job.params.task,
+        )
+        transcript = engine.transcribe(audio, options, progress=_ProgressWriter(self, job.id))
+        return _to_result(job, transcript, engine.name, self.identity.device, time.monotonic() - started)
+
+    # --- endings -----------------------------------------------------------------------------
+    @staticmethod
+    def _finish(job: Job, result: TranscriptResult) -> Job | None:
+        if job.state.terminal:
+            return None
+        job.state = JobState.DONE
+        job.completed_at = time.time()
+        job.progress = 1.0
+        job.error = None
+        job.result_key = layout.result_key(job.id)
+        job.audio_duration = result.duration
+        job.language = result.language
+        return job
+
+    def _fail(self, job_id: str, error: str) -> None:
+        def change(job: Job) -> Job | None:
+            if job.state.terminal:
+                return None
+            job.state = JobState.ERROR
+            job.error = error
+            job.completed_at = time.time()
+            return job
+
+        if self.repo.update(job_id, change) is not None:
+            self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
+
+    def _retry_later(self, job_id: str, message: Message, exc: Exception, attempt: int) -> None:
+        error = f"attempt {attempt} failed: {type(exc).__name__}: {exc}"
+
+        def change(job: Job) -> Job | None:
+            if job.state.terminal:
+                return None
+            job.state = JobState.QUEUED
+            job.error = error
+            return job
+
+        try:
+            self.repo.update(job_id, change)
+        except Exception:  # noqa: BLE001 - the message reappearing is enough to retry
+            log.exception("could not record the failure of job %s", job_id)
+        self.events.emit(f"Task {job_id[:8]}: {error}; will retry", level="WARNING", job_id=job_id)
+        _quietly(self.queue.change_visibility, message.receipt, min(60, 5 * attempt))
+
+    def _after_abort(self, job_id: str, message: Message) -> None:
+        job = self.repo.get(job_id).job
+        if job.state.terminal:  # cancelled by a user
+            self.queue.delete(message.receipt)
+            self.events.emit(f"Task {job_id[:8]} cancelled", job_id=job_id)
+            return
+
+        def hand_back(j: Job) -> Job | None:
+            if j.state is not JobState.PROCESSING:
+                return None
+            j.state = JobState.QUEUED
+            j.attempts = max(0, j.attempts - 1)  # a clean hand-back is not a failed attempt
+            return j
+
+        self.repo.update(job_id, hand_back)
+        _quietly(self.queue.change_visibility, message.receipt, 0)
+        self.events.emit(f"Task {job_id[:8]} handed back: runner stopping", job_id=job_id)
+
+    # --- housekeeping ------------------------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        while not self.stopping.wait(self.settings.heartbeat_interval_s):
+            self._beat()
+
+    def _beat(self) -> None:
+        self.heartbeat.models = self.models.states()
+        try:
+            write_heartbeat(self.store, self.heartbeat)
+        except Exception:  # noqa: BLE001
+            log.exception("heartbeat failed")
+
+    def _maybe_sweep(self) -> None:
+        """Send again the message of jobs queued for long: a lost message must not lose a job."""
+        now = time.time()
+        if now - self._last_sweep < self.settings.sweep_after_s / 2:
+            return
+        self._last_sweep = now
+        for key in self.repo.iter_index_keys(JobState.QUEUED):
+            summary_time = int(key.rsplit("/", 1)[-1].split("-", 1)[0]) / 1000
+            if now - summary_time < self.settings.sweep_after_s:
+                break
+            job_id = layout.job_id_from_index_key(key)
+            self.queue.send({"job_id": job_id}, dedup_id=job_id)
+
+
+class _ProgressWriter:
+    """Writes progress into the manifest every few seconds; aborts when cancelled or stopping."""
+
+    def __init__(self, runner: Runner, job_id: str):
+        self.runner = runner
+        self.job_id = job_id
+        self.last_write = time.monotonic()
+
+    def __call__(self, fraction: float) -> None:
+        if self.runner.stopping.is_set():
+            raise JobAborted("runner stopping")
+        if time.monotonic() - self.last_write < PROGRESS_WRITE_INTERVAL_S:
+            return
+        self.last_write = time.monotonic()
+
+        def change(job: Job) -> Job | None:
+            if job.state is not JobState.PROCESSING:
+                raise JobAborted(f"job is {job.state.value}")
+            job.progress = round(fraction, 3)
+            return job
+
+        self.runner.repo.update(self.job_id, change)
+
+
+class _VisibilityExtender:
+    """Keeps a message hidden while its job runs, so no other runner takes it."""
+
+    def __init__(self, queue: Queue, receipt: str, timeout_s: int):
+        self.queue = queue
+        self.receipt = receipt
+        self.timeout_s = timeout_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="visibility", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self.timeout_s / 3)):
+            try:
+                self.queue.change_visibility(self.receipt, self.timeout_s)
+            except ReceiptInvalid:
+                return
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("could not extend the visibility of %s", self.receipt)
+
+
+def _to_result(job: Job, transcript: Transcript, engine: str, device: str, elapsed: float) -> TranscriptResult:
+    speed = job.params.up_speed
+
+    def at(t: float) -> float:
+        return round(to_original_time(t, speed), 3)
+
+    segments = [
+        Segment(
+            start=at(s.start),
+            end=at(s.end),
+            text=s.text.strip(),
+            words=[Word(start=at(w.start), end=at(w.end), word=w.word, probability=w.probability) for w in s.words]
+            if s.words
+            else None,
+        )
+        for s in transcript.segments
+    ]
+    return TranscriptResult(
+        job_id=job.id,
+        text=transcript.text,
+        language=transcript.language,
+        language_probability=transcript.language_probability,
+        duration=round(to_original_time(transcript.duration, speed), 3),
+        segments=segments,
+        model_name=job.params.model_name,
+        engine=engine,
+        device=device,
+        elapsed_s=round(elapsed, 3),
+    )
+
+
+def _quietly(func, *args) -> None:
+    try:
+        func(*args)
+    except Exception:  # noqa: BLE001
+        log.debug("ignored failure of %s", getattr(func, "__name__", func), exc_info=True)

@@ -1,0 +1,123 @@
+"""The queue contract: SQS semantics every backend (SQLite, SQS servers) must keep."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from whisperq.queue import ReceiptInvalid
+
+
+def test_send_receive_delete(make_queue):
+    queue = make_queue()
+    queue.send({"job_id": "a"})
+    [message] = queue.receive(wait_s=1)
+    assert message.body == {"job_id": "a"}
+    assert message.receive_count == 1
+    queue.delete(message.receipt)
+    assert queue.receive(wait_s=0) == []
+
+
+def test_received_message_is_hidden_until_visibility_timeout(make_queue):
+    queue = make_queue(visibility_timeout_s=2)
+    queue.send({"job_id": "b"})
+    [first] = queue.receive(wait_s=1)
+    assert queue.receive(wait_s=0) == []
+    again = queue.receive(wait_s=6)
+    assert [m.body for m in again] == [{"job_id": "b"}]
+    assert again[0].receive_count == 2
+    assert again[0].receipt != first.receipt
+
+
+def test_change_visibility_extends_and_releases(make_queue):
+    queue = make_queue(visibility_timeout_s=2)
+    queue.send({"job_id": "c"})
+    [message] = queue.receive(wait_s=1)
+    queue.change_visibility(message.receipt, 30)
+    time.sleep(2.5)
+    assert queue.receive(wait_s=0) == []
+    queue.change_visibility(message.receipt, 0)
+    assert [m.body for m in queue.receive(wait_s=2)] == [{"job_id": "c"}]
+
+
+def test_stale_receipt_cannot_extend(make_queue):
+    queue = make_queue(visibility_timeout_s=2)
+    queue.send({"job_id": "d"})
+    [old] = queue.receive(wait_s=1)
+    [new] = queue.receive(wait_s=6)
+    queue.delete(new.receipt)
+    with pytest.raises(ReceiptInvalid):
+        queue.change_visibility(old.receipt, 30)
+
+
+def test_dead_letter_after_max_receives(make_queue):
+    queue = make_queue(visibility_timeout_s=1, max_receives=2)
+    queue.send({"job_id": "poison"})
+    counts = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for message in queue.receive(wait_s=1):
+            counts.append(message.receive_count)
+        if len(counts) >= 2 and not queue.receive(wait_s=2.5):
+            break
+    assert counts == [1, 2]
+    dead = queue.dead_letters()
+    assert [m.body for m in dead] == [{"job_id": "poison"}]
+    assert queue.counts().dead == 1
+
+
+def test_long_poll_returns_when_a_message_arrives(make_queue):
+    queue = make_queue()
+    threading.Timer(0.5, lambda: queue.send({"job_id": "late"})).start()
+    started = time.monotonic()
+    messages = queue.receive(wait_s=5)
+    assert [m.body for m in messages] == [{"job_id": "late"}]
+    assert time.monotonic() - started < 4.5
+
+
+def test_long_poll_times_out_empty(make_queue):
+    queue = make_queue()
+    started = time.monotonic()
+    assert queue.receive(wait_s=1) == []
+    assert time.monotonic() - started >= 0.9
+
+
+def test_each_message_goes_to_one_receiver(make_queue):
+    queue = make_queue()
+    for n in range(20):
+        queue.send({"n": n})
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def consumer() -> None:
+        while True:
+            messages = queue.receive(max_messages=3, wait_s=0.5)
+            if not messages:
+                return
+            with lock:
+                got.extend(m.body["n"] for m in messages)
+            for m in messages:
+                queue.delete(m.receipt)
+
+    threads = [threading.Thread(target=consumer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(20))
+
+
+def test_counts(make_queue):
+    queue = make_queue()
+    queue.send({"n": 1})
+    queue.send({"n": 2})
+    queue.receive(wait_s=1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # counts are approximate on SQS
+        counts = queue.counts()
+        if (counts.visible, counts.in_flight) == (1, 1):
+            break
+        time.sleep(0.2)
+    assert (counts.visible, counts.in_flight, counts.dead) == (1, 1, 0)

@@ -1,0 +1,54 @@
+"""Runner heartbeats: ``runners/{runner_id}.json``, rewritten every few seconds by each runner."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, Field
+
+from whisperq import layout
+from whisperq.store import ObjectNotFound, Store
+
+
+class GpuTelemetry(BaseModel):
+    id: int
+    name: str | None = None
+    memory_total_mb: int | None = None
+    memory_used_mb: int | None = None
+    utilization_gpu: int | None = None
+    temperature_c: int | None = None
+    power_w: float | None = None
+
+
+class Heartbeat(BaseModel):
+    runner_id: str
+    host: str
+    pid: int
+    device: str  # "cpu" or "cuda:N"
+    device_id: str  # "cpu" or "N": the key of /api/model_status
+    engine: str
+    started_at: float
+    updated_at: float = Field(default_factory=time.time)
+    current_job: str | None = None
+    models: dict[str, str] = Field(default_factory=dict)  # model name -> state
+    gpus: list[GpuTelemetry] = Field(default_factory=list)
+    stopping: bool = False
+
+
+def write_heartbeat(store: Store, heartbeat: Heartbeat) -> None:
+    heartbeat.updated_at = time.time()
+    store.put_json(layout.runner_key(heartbeat.runner_id), heartbeat.model_dump(mode="json"))
+
+
+def live_heartbeats(store: Store, stale_after_s: float) -> list[Heartbeat]:
+    now = time.time()
+    beats = []
+    for key in store.list_keys(layout.RUNNERS_PREFIX):
+        try:
+            data, _ = store.get_json(key)
+        except ObjectNotFound:
+            continue
+        beat = Heartbeat.model_validate(data)
+        if now - beat.updated_at <= stale_after_s and not beat.stopping:
+            beats.append(beat)
+    return beats

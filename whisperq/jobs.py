@@ -1,0 +1,125 @@
+"""The job manifest (the one record of a job) and its state machine."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+UP_SPEED_MIN = 0.25
+UP_SPEED_MAX = 4.0
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({JobState.DONE, JobState.ERROR, JobState.CANCELLED})
+
+# processing -> processing is a new attempt after a runner died; processing -> queued hands a job back.
+ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.PROCESSING, JobState.ERROR, JobState.CANCELLED}),
+    JobState.PROCESSING: frozenset(
+        {JobState.PROCESSING, JobState.QUEUED, JobState.DONE, JobState.ERROR, JobState.CANCELLED}
+    ),
+    JobState.DONE: frozenset(),
+    JobState.ERROR: frozenset(),
+    JobState.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: JobState, target: JobState):
+        super().__init__(f"a job cannot go from {current.value} to {target.value}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: JobState, target: JobState) -> None:
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+
+
+class JobParams(BaseModel):
+    """What the client asked for; the seed's form fields keep their names."""
+
+    model_name: str = "base"
+    initial_prompt: str | None = None
+    upgrade_transcribation: bool = False
+    up_speed: float = Field(1.0, ge=UP_SPEED_MIN, le=UP_SPEED_MAX)
+    language: str | None = None
+    task: str = "transcribe"
+
+
+class Job(BaseModel):
+    id: str
+    state: JobState = JobState.QUEUED
+    params: JobParams = Field(default_factory=JobParams)
+    filename: str
+    audio_key: str
+    file_size: int
+    created_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    completed_at: float | None = None
+    updated_at: float = Field(default_factory=time.time)
+    attempts: int = 0
+    runner_id: str | None = None
+    device: str | None = None
+    progress: float = 0.0
+    error: str | None = None
+    result_key: str | None = None
+    audio_duration: float | None = None
+    language: str | None = None
+
+    @property
+    def queue_time(self) -> float | None:
+        return None if self.started_at is None else round(self.started_at - self.created_at, 3)
+
+    @property
+    def processing_time(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return round(self.completed_at - self.started_at, 3)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Word(BaseModel):
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+class Segment(BaseModel):
+    start: float
+    end: float
+    text: str
+    words: list[Word] | None = None
+
+
+class TranscriptResult(BaseModel):
+    """``results/{job_id}.json``: written once, after the transcription succeeded."""
+
+    job_id: str
+    text: str
+    language: str | None = None
+    language_probability: float | None = None
+    duration: float | None = None
+    segments: list[Segment] = Field(default_factory=list)
+    model_name: str
+    engine: str
+    device: str
+    elapsed_s: float

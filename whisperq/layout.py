@@ -1,0 +1,67 @@
+"""Where every object lives in the bucket. Nothing else builds keys by hand.
+
+Index keys carry the state and a time so that listing the queue never reads every manifest:
+``index/{state}/{sort_key}-{job_id}.json`` holds a small summary of the job. Queued and processing
+jobs sort oldest first; finished ones newest first (inverted time), so the most recent come first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from whisperq.jobs import JobState
+
+AUDIO_PREFIX = "audio/"
+JOBS_PREFIX = "jobs/"
+RESULTS_PREFIX = "results/"
+RUNNERS_PREFIX = "runners/"
+LOGS_PREFIX = "logs/"
+INDEX_PREFIX = "index/"
+
+_MAX_MS = 10**13  # ms timestamps stay below this until the year 2286
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(filename: str | None, default: str = "audio") -> str:
+    """A file name that is safe as the last part of a key: no folders, no odd characters."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip("._")[:120]
+    return cleaned or default
+
+
+def audio_key(job_id: str, filename: str | None) -> str:
+    return f"{AUDIO_PREFIX}{job_id}/{safe_name(filename)}"
+
+
+def manifest_key(job_id: str) -> str:
+    return f"{JOBS_PREFIX}{job_id}.json"
+
+
+def result_key(job_id: str) -> str:
+    return f"{RESULTS_PREFIX}{job_id}.json"
+
+
+def runner_key(runner_id: str) -> str:
+    return f"{RUNNERS_PREFIX}{runner_id}.json"
+
+
+def index_prefix(state: JobState) -> str:
+    return f"{INDEX_PREFIX}{state.value}/"
+
+
+def index_key(state: JobState, job_id: str, at: float) -> str:
+    ms = int(at * 1000)
+    sort_key = _MAX_MS - ms if state.terminal else ms
+    return f"{index_prefix(state)}{sort_key:013d}-{job_id}.json"
+
+
+def job_id_from_index_key(key: str) -> str:
+    return key.rsplit("/", 1)[-1].split("-", 1)[1].removesuffix(".json")
+
+
+def log_key(at: float | None = None) -> str:
+    """Newest first: the key sorts by inverted time, then a random suffix keeps keys unique."""
+    ms = int((time.time() if at is None else at) * 1000)
+    return f"{LOGS_PREFIX}{_MAX_MS - ms:013d}-{uuid.uuid4().hex[:12]}.json"

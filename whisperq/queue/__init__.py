@@ -1,0 +1,20 @@
+"""Queues, chosen by URL: ``sqlite:///path`` for the embedded queue."""
+
+from __future__ import annotations
+
+from whisperq.queue.base import Message, Queue, QueueCounts, QueueError, ReceiptInvalid
+
+__all__ = ["Message", "Queue", "QueueCounts", "QueueError", "ReceiptInvalid", "open_queue"]
+
+
+def open_queue(url: str, *, visibility_timeout_s: int = 60, max_receives: int = 4) -> Queue:
+    if url.startswith("sqlite:///"):
+        from whisperq.queue.sqlite import SqliteQueue
+
+        # As in SQLAlchemy: sqlite:///relative/file, sqlite:////absolute/file
+        return SqliteQueue(
+            url.removeprefix("sqlite:///"),
+            visibility_timeout_s=visibility_timeout_s,
+            max_receives=max_receives,
+        )
+    raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///path/to/queue.sqlite3")

@@ -1,0 +1,177 @@
+"""Reading and writing jobs in the store: manifests with compare-and-swap, plus the state index.
+
+Every state change goes: write the index entry of the new state, swap the manifest (If-Match),
+delete the old index entry. A crash between steps can leave a job listed under two states; readers
+keep the entry of the most advanced state (see :func:`_pick_latest`), and the next change cleans up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from whisperq import layout
+from whisperq.jobs import Job, JobState, TranscriptResult, check_transition
+from whisperq.store import ObjectNotFound, PreconditionFailed, Store
+
+log = logging.getLogger(__name__)
+
+_STATE_RANK = {
+    JobState.QUEUED: 0,
+    JobState.PROCESSING: 1,
+    JobState.DONE: 2,
+    JobState.ERROR: 2,
+    JobState.CANCELLED: 2,
+}
+
+
+class JobNotFound(KeyError):
+    pass
+
+
+@dataclass
+class VersionedJob:
+    job: Job
+    etag: str
+
+
+def _index_time(job: Job) -> float:
+    if job.state.terminal:
+        return job.completed_at or job.updated_at
+    if job.state is JobState.PROCESSING:
+        return job.started_at or job.updated_at
+    return job.created_at
+
+
+def index_summary(job: Job) -> dict:
+    """What the queue listing shows, kept in the index entry so listing reads no manifest."""
+    return {
+        "id": job.id,
+        "state": job.state.value,
+        "filename": job.filename,
+        "model_name": job.params.model_name,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "device": job.device,
+        "attempts": job.attempts,
+        "error": (job.error or "")[:300] or None,
+    }
+
+
+class JobRepository:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # --- manifests ---------------------------------------------------------------------------
+    def create(self, job: Job) -> VersionedJob:
+        self._write_index(job)
+        etag = self.store.put_json(layout.manifest_key(job.id), job.model_dump(mode="json"), if_none_match=True)
+        return VersionedJob(job, etag)
+
+    def get(self, job_id: str) -> VersionedJob:
+        try:
+            data, etag = self.store.get_json(layout.manifest_key(job_id))
+        except ObjectNotFound:
+            raise JobNotFound(job_id) from None
+        return VersionedJob(Job.model_validate(data), etag)
+
+    def update(self, job_id: str, change: Callable[[Job], Job | None], *, retries: int = 20) -> Job | None:
+        """Apply ``change`` to the newest manifest and swap it in; retried when another writer won.
+
+        ``change`` gets a copy and returns the new job, or None to leave it as it is (then None is
+        returned). It may raise to abort, e.g. :class:`InvalidTransition`.
+        """
+        for _ in range(retries):
+            current = self.get(job_id)
+            updated = change(current.job.model_copy(deep=True))
+            if updated is None:
+                return None
+            if updated.state != current.job.state:
+                check_transition(current.job.state, updated.state)
+            updated.updated_at = time.time()
+            index_changed = self._index_key(current.job) != self._index_key(updated)
+            if index_changed:
+                self._write_index(updated)
+            try:
+                self.store.put_json(
+                    layout.manifest_key(job_id), updated.model_dump(mode="json"), if_match=current.etag
+                )
+            except PreconditionFailed:
+                if index_changed:
+                    self._drop_losing_index_entry(job_id, self._index_key(updated))
+                continue
+            if index_changed:
+                self.store.delete(self._index_key(current.job))
+            elif updated.state.terminal or updated.state is JobState.PROCESSING:
+                self._write_index(updated)  # refresh the summary (attempts, device, error)
+            return updated
+        raise RuntimeError(f"job {job_id}: gave up after {retries} conflicting updates")
+
+    # --- results -----------------------------------------------------------------------------
+    def put_result(self, result: TranscriptResult) -> bool:
+        """Write the result once; returns False when an earlier attempt already wrote it."""
+        try:
+            self.store.put_json(layout.result_key(result.job_id), result.model_dump(mode="json"), if_none_match=True)
+        except PreconditionFailed:
+            return False
+        return True
+
+    def get_result(self, job_id: str) -> TranscriptResult | None:
+        try:
+            data, _ = self.store.get_json(layout.result_key(job_id))
+        except ObjectNotFound:
+            return None
+        return TranscriptResult.model_validate(data)
+
+    # --- index -------------------------------------------------------------------------------
+    @staticmethod
+    def _index_key(job: Job) -> str:
+        return layout.index_key(job.state, job.id, _index_time(job))
+
+    def _write_index(self, job: Job) -> None:
+        self.store.put_json(self._index_key(job), index_summary(job))
+
+    def _drop_losing_index_entry(self, job_id: str, key: str) -> None:
+        """Another writer won the swap: remove the entry we wrote unless the winner's is the same."""
+        try:
+            winner = self.get(job_id).job
+        except JobNotFound:
+            winner = None
+        if winner is None or self._index_key(winner) != key:
+            self.store.delete(key)
+
+    def list_state(self, state: JobState, limit: int | None = None) -> list[dict]:
+        """Summaries of jobs in ``state``: oldest first while waiting, newest first once finished."""
+        out: list[dict] = []
+        for key in self.store.list_keys(layout.index_prefix(state)):
+            try:
+                summary, _ = self.store.get_json(key)
+            except ObjectNotFound:
+                continue  # moved on between list and read
+            out.append(summary)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def iter_index_keys(self, state: JobState) -> Iterator[str]:
+        return self.store.list_keys(layout.index_prefix(state))
+
+    def list_all(self, limit_finished: int | None) -> dict[JobState, list[dict]]:
+        """Every state's list, with a job listed under two states (a crash mid-change) kept once."""
+        listing = {
+            state: self.list_state(state, None if not state.terminal else limit_finished) for state in JobState
+        }
+        return _pick_latest(listing)
+
+
+def _pick_latest(listing: dict[JobState, list[dict]]) -> dict[JobState, list[dict]]:
+    best: dict[str, JobState] = {}
+    for state, summaries in listing.items():
+        for summary in summaries:
+            seen = best.get(summary["id"])
+            if seen is None or _STATE_RANK[state] > _STATE_RANK[seen]:
+                best[summary["id"]] = state
+    return {state: [s for s in summaries if best[s["id"]] is state] for state, summaries in listing.items()}

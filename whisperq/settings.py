@@ -1,0 +1,87 @@
+"""All settings of the service: one pydantic-settings class, env prefix ``WHISPERQ_``, nested groups.
+
+A nested field is set with a double underscore, e.g. ``WHISPERQ_RUNNER__BEAM_SIZE=1``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = "whisperq-data"
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, description="Port the API listens on.")
+    max_upload_mb: float = Field(1024.0, gt=0, description="Largest accepted upload, in MiB.")
+    runner_stale_after_s: float = Field(
+        30.0, gt=0, description="A runner whose heartbeat is older than this is shown as offline."
+    )
+
+
+class RunnerSettings(BaseModel):
+    devices: str = Field(
+        "cpu", description="Devices to start runners on: `cpu`, or a comma list such as `cpu` or `0,1`."
+    )
+    engine: str = Field("auto", description="`auto` or `ctranslate2`.")
+    compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; `auto` is int8 on CPU, float16 on CUDA."
+    )
+    cpu_threads: int = Field(0, ge=0, description="Threads per CPU runner (0: all cores).")
+    beam_size: int = Field(5, ge=1, le=20, description="Beam size (the seed's default is 5).")
+    preload_models: list[str] = Field(default_factory=list, description="Models loaded at start.")
+    visibility_timeout_s: int = Field(
+        60, ge=2, description="How long a received job stays hidden from other runners; extended while working."
+    )
+    poll_wait_s: float = Field(5.0, ge=0, le=20, description="Long-poll wait of one queue receive.")
+    max_attempts: int = Field(3, ge=1, description="Attempts before a job ends in `error`.")
+    model_idle_unload_s: float = Field(
+        900.0, ge=0, description="Unload a model unused for this long (0: never)."
+    )
+    heartbeat_interval_s: float = Field(5.0, gt=0, description="Seconds between runner heartbeats.")
+    sweep_after_s: float = Field(
+        120.0, gt=0, description="A job queued longer than this gets its queue message sent again."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WHISPERQ_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(
+        Path(DEFAULT_DATA_DIR), description="Folder of the embedded default (bucket folder and queue file)."
+    )
+    store_url: str = Field(
+        "", description="Object store: a folder path or `file://` URL (default `<data_dir>/bucket`)."
+    )
+    queue_url: str = Field(
+        "", description="Queue: `sqlite:///path` (default `sqlite:///<data_dir>/queue.sqlite3`)."
+    )
+    model_dirs: list[Path] = Field(
+        default_factory=list, description="Extra folders holding CTranslate2 Whisper models (one per subfolder)."
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "whisperq" / "models",
+        description="Where models shipped in parts are assembled.",
+    )
+    log_level: str = Field("INFO", description="Python log level of all processes.")
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+
+    def resolved_store_url(self) -> str:
+        return self.store_url or str((self.data_dir / "bucket").resolve())
+
+    def resolved_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.sqlite3').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.api.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
