@@ -372,9 +372,11 @@ class _VisibilityExtender:
 
 def _to_result(job: Job, transcript: Transcript, engine: str, device: str, elapsed: float) -> TranscriptResult:
     speed = job.params.up_speed
+    # Whisper can place the last timestamps past the end of the audio: clamp to the real length.
+    limit = transcript.duration
 
     def at(t: float) -> float:
-        return round(to_original_time(t, speed), 3)
+        return round(to_original_time(min(max(t, 0.0), limit), speed), 3)
 
     segments = [
         Segment(

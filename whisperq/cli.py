@@ -33,7 +33,8 @@ def _runner(settings: Settings, device: str | None) -> None:
         return
     from whisperq.supervisor import Supervisor, child_env, python_child
 
-    children = [python_child(f"runner[{d}]", "runner", "--device", d) for d in resolve_devices(settings.runner.devices)]
+    devices = resolve_devices(settings.runner.devices)
+    children = [python_child(f"runner[{d}]", "runner", "--device", d) for d in devices]
     raise SystemExit(Supervisor(children, env=child_env(_pinned_paths(settings))).run())
 
 
@@ -43,7 +44,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     api_args = ["api", "--host", host or settings.api.host, "--port", str(port or settings.api.port)]
     children = [python_child("api", *api_args)]
-    children += [python_child(f"runner[{d}]", "runner", "--device", d) for d in resolve_devices(settings.runner.devices)]
+    devices = resolve_devices(settings.runner.devices)
+    children += [python_child(f"runner[{d}]", "runner", "--device", d) for d in devices]
     print(f"whisperq: serving on http://{api_args[2]}:{api_args[4]} with data in {settings.data_dir.resolve()}")
     raise SystemExit(Supervisor(children, env=child_env(_pinned_paths(settings))).run())
 
@@ -67,9 +69,15 @@ def main(argv: list[str] | None = None) -> None:
         cmd.add_argument("--port", type=int)
     runner = sub.add_parser("runner", help="one runner process per device (or one device with --device)")
     runner.add_argument("--device", help="run a single runner in this process: cpu or cuda:N")
+    sub.add_parser("settings", help="print every setting as a Markdown table")
     args = parser.parse_args(argv)
     if args.data_dir:
         os.environ["WHISPERQ_DATA_DIR"] = args.data_dir
+    if args.command == "settings":
+        from whisperq.settings import settings_table
+
+        print(settings_table())
+        return
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "api":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -12,7 +12,7 @@ UP_SPEED_MIN = 0.25
 UP_SPEED_MAX = 4.0
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"

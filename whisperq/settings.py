@@ -25,7 +25,8 @@ class ApiSettings(BaseModel):
 
 class RunnerSettings(BaseModel):
     devices: str = Field(
-        "cpu", description="Devices to start runners on: `cpu`, or a comma list such as `cpu` or `0,1`."
+        "auto",
+        description="Runner devices: `auto` (every NVIDIA GPU, else one CPU runner), `cpu`, or GPU indexes `0,1`.",
     )
     engine: str = Field("auto", description="`auto` or `ctranslate2`.")
     compute_type: str = Field(
@@ -33,7 +34,7 @@ class RunnerSettings(BaseModel):
     )
     cpu_threads: int = Field(0, ge=0, description="Threads per CPU runner (0: all cores).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size (the seed's default is 5).")
-    preload_models: list[str] = Field(default_factory=list, description="Models loaded at start.")
+    preload_models: list[str] = Field(default_factory=list, description='Models loaded at start, as JSON: `["base"]`.')
     visibility_timeout_s: int = Field(
         60, ge=2, description="How long a received job stays hidden from other runners; extended while working."
     )
@@ -85,3 +86,32 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, nested groups included."""
+    rows: list[tuple[str, str, str]] = []
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub_name, sub_field in annotation.model_fields.items():
+                env = f"WHISPERQ_{name.upper()}__{sub_name.upper()}"
+                rows.append((env, _default_text(sub_field), sub_field.description or ""))
+        else:
+            rows.append((f"WHISPERQ_{name.upper()}", _default_text(field), field.description or ""))
+    return rows
+
+
+def _default_text(field) -> str:
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, Path) and str(value).startswith(str(Path.home())):
+        return "~/" + str(value.relative_to(Path.home()))
+    if value in ("", [], None):
+        return "(empty)"
+    return str(value)
+
+
+def settings_table() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{env}` | `{default}` | {text} |" for env, default, text in describe_settings()]
+    return "\n".join(lines)

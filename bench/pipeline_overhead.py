@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""What the pipeline costs on top of Whisper: submit latency, and submit-to-done for a clip against
+faster-whisper called directly on the same file with the same settings.
+
+    python bench/make_audio.py --seconds 60 --out bench/audio/mixed_60s.wav
+    python bench/pipeline_overhead.py --audio bench/audio/mixed_60s.wav --model tiny.en --model base
+
+Starts ``whisperq serve`` on a free port with a fresh data folder (one CPU runner), warms each
+model with one job, then measures. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gpu_runner.audio import decode  # noqa: E402
+from tests.service import Service  # noqa: E402
+from tests.speech import word_error_rate  # noqa: E402
+from whisperq import models  # noqa: E402
+
+
+def submit_latency(service: Service, audio: Path, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = service.submit(audio, model_name="tiny.en")
+        times.append(time.perf_counter() - started)
+        response.raise_for_status()
+    return times
+
+
+def pipeline_time(service: Service, audio: Path, model: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    task_id = service.submit(audio, model_name=model).json()["task_id"]
+    status = service.wait_finished(task_id, timeout=1800)
+    return time.perf_counter() - started, status
+
+
+def direct_time(audio: Path, model: str, threads: int, beam: int) -> tuple[float, str]:
+    from faster_whisper import WhisperModel
+
+    folder = models.model_folder(models.discover()[model], Path.home() / ".cache/whisperq/models")
+    whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+    started = time.perf_counter()
+    samples = decode(audio)
+    segments, _ = whisper.transcribe(samples, beam_size=beam)
+    text = " ".join(s.text.strip() for s in segments)
+    return time.perf_counter() - started, text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--audio", type=Path, required=True)
+    parser.add_argument("--model", action="append", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--submits", type=int, default=30)
+    args = parser.parse_args()
+    reference_path = args.audio.with_suffix(".txt")
+    reference = reference_path.read_text() if reference_path.exists() else None
+    duration = len(decode(args.audio)) / 16000
+    model_names = args.model or ["tiny.en", "base"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service = Service(Path(tmp) / "data", WHISPERQ_RUNNER__CPU_THREADS=str(args.threads)).start()
+        try:
+            for model in model_names:  # warm: the model loads once per runner
+                pipeline_time(service, args.audio, model)
+            latencies = submit_latency(service, args.audio, args.submits)
+            while service.get("/api/queue").json()["queue"] or service.get("/api/queue").json()["processing"]:
+                time.sleep(0.5)
+            rows = []
+            for model in model_names:
+                total, status = pipeline_time(service, args.audio, model)
+                rows.append((model, total, status))
+        finally:
+            service.stop()
+
+    size_mb = args.audio.stat().st_size / 1e6
+    print(f"audio: {args.audio.name}, {duration:.1f} s, {size_mb:.2f} MB; CPU threads {args.threads}; beam 5")
+    print(
+        f"submit latency over {len(latencies)} uploads: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
+    )
+    print("\n| model | pipeline submit→done s | direct faster-whisper s | ratio | pipeline WER | direct WER |")
+    print("|---|---|---|---|---|---|")
+    for model, total, status in rows:
+        direct, text = direct_time(args.audio, model, args.threads, beam=5)
+        wer_p = f"{word_error_rate(reference, status['result'], 'en'):.1%}" if reference else "-"
+        wer_d = f"{word_error_rate(reference, text, 'en'):.1%}" if reference else "-"
+        print(f"| {model} | {total:.2f} | {direct:.2f} | {total / direct:.3f} | {wer_p} | {wer_d} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpu_runner.engines import create_engine
+from gpu_runner.model_manager import ModelManager
+from gpu_runner.worker import Runner, RunnerIdentity
+from tests.speech import SPEECH_DIR
+from whisperq import layout
+from whisperq.jobs import Job, JobParams, new_job_id
+from whisperq.queue.sqlite import SqliteQueue
+from whisperq.repository import JobRepository
+from whisperq.settings import RunnerSettings
+from whisperq.store.local import LocalStore
+
+
+@pytest.fixture(scope="session")
+def models_manager(tmp_path_factory) -> ModelManager:
+    def factory(folder: Path):
+        return create_engine("ctranslate2", folder, device="cpu", compute_type="int8", cpu_threads=2)
+
+    return ModelManager(factory, [], Path.home() / ".cache" / "whisperq" / "models")
+
+
+class Pipeline:
+    def __init__(self, root: Path, models: ModelManager, **runner_settings):
+        self.store = LocalStore(root / "bucket")
+        self.queue = SqliteQueue(root / "queue.sqlite3", visibility_timeout_s=30, max_receives=5, poll_interval_s=0.05)
+        self.repo = JobRepository(self.store)
+        settings = RunnerSettings(heartbeat_interval_s=1, poll_wait_s=0.5, **runner_settings)
+        self.runner = Runner(
+            RunnerIdentity("test-cpu", "cpu"), self.store, self.queue, models, settings, "ctranslate2", root
+        )
+
+    def submit(self, clip: str = "en_ivr.wav", model: str = "tiny.en") -> str:
+        job_id = new_job_id()
+        key = layout.audio_key(job_id, clip)
+        self.store.put_file(key, SPEECH_DIR / clip)
+        job = Job(
+            id=job_id,
+            params=JobParams(model_name=model),
+            filename=clip,
+            audio_key=key,
+            file_size=(SPEECH_DIR / clip).stat().st_size,
+        )
+        self.repo.create(job)
+        self.queue.send({"job_id": job_id})
+        return job_id
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, models_manager: ModelManager) -> Pipeline:
+    return Pipeline(tmp_path, models_manager)

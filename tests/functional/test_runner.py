@@ -1,0 +1,121 @@
+"""The runner against the embedded store and queue, with the real tiny.en model: idempotency paths."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from gpu_runner import worker
+from tests.functional.conftest import Pipeline
+from tests.speech import load_manifest, word_error_rate
+from whisperq import layout
+from whisperq.jobs import JobState
+
+
+def test_job_runs_to_done_with_one_result(pipeline: Pipeline):
+    job_id = pipeline.submit()
+    assert pipeline.runner.run_once(wait_s=1) == 1
+    job = pipeline.repo.get(job_id).job
+    assert job.state is JobState.DONE and job.attempts == 1
+    result = pipeline.repo.get_result(job_id)
+    assert word_error_rate(load_manifest()["en_ivr.wav"]["text"], result.text, "en") <= 0.1
+    assert pipeline.queue.counts().visible + pipeline.queue.counts().in_flight == 0
+
+
+def test_duplicate_delivery_of_a_finished_job_is_acknowledged_without_work(pipeline: Pipeline):
+    job_id = pipeline.submit()
+    pipeline.runner.run_once(wait_s=1)
+    result_before = pipeline.store.get_bytes(layout.result_key(job_id))
+    pipeline.queue.send({"job_id": job_id})  # at-least-once: the same message again
+    assert pipeline.runner.run_once(wait_s=1) == 1
+    assert pipeline.store.get_bytes(layout.result_key(job_id)) == result_before
+    assert pipeline.repo.get(job_id).job.attempts == 1
+    assert pipeline.queue.counts().visible == 0
+
+
+def test_result_written_by_a_dead_attempt_is_reused_not_redone(pipeline: Pipeline):
+    job_id = pipeline.submit()
+    pipeline.runner.run_once(wait_s=1)
+    result = pipeline.repo.get_result(job_id)
+    # Rewind the manifest as if the runner died after writing the result, before marking done.
+    pipeline.repo.update(job_id, lambda j: j)  # touch
+    manifest_key = layout.manifest_key(job_id)
+    data, etag = pipeline.store.get_json(manifest_key)
+    data.update(state="processing", completed_at=None)
+    pipeline.store.put_json(manifest_key, data, if_match=etag)
+    pipeline.queue.send({"job_id": job_id})
+    pipeline.runner.run_once(wait_s=1)
+    job = pipeline.repo.get(job_id).job
+    assert job.state is JobState.DONE and job.attempts == 2
+    assert pipeline.repo.get_result(job_id).elapsed_s == result.elapsed_s  # the same, written once
+
+
+def test_job_ends_in_error_after_max_attempts(tmp_path, models_manager):
+    pipeline = Pipeline(tmp_path, models_manager, max_attempts=2)
+    job_id = pipeline.submit()
+    for _attempt in range(2):  # two runners that died mid-job
+        pipeline.repo.update(job_id, pipeline.runner._claim)
+    pipeline.runner.run_once(wait_s=1)
+    job = pipeline.repo.get(job_id).job
+    assert job.state is JobState.ERROR
+    assert job.error.startswith("gave up after 2 attempts")
+    assert pipeline.queue.counts().visible + pipeline.queue.counts().in_flight == 0
+
+
+def test_unknown_model_on_the_runner_is_a_clear_job_error(pipeline: Pipeline):
+    job_id = pipeline.submit(model="large-v3")
+    pipeline.runner.run_once(wait_s=1)
+    job = pipeline.repo.get(job_id).job
+    assert job.state is JobState.ERROR
+    assert "large-v3" in job.error and "installed" in job.error
+
+
+def test_stopping_runner_hands_the_job_back(pipeline: Pipeline, monkeypatch):
+    monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
+    job_id = pipeline.submit("en_reading.wav")
+    original = worker._ProgressWriter.__call__
+
+    def stop_on_first_progress(self, fraction):
+        pipeline.runner.stop()
+        return original(self, fraction)
+
+    monkeypatch.setattr(worker._ProgressWriter, "__call__", stop_on_first_progress)
+    pipeline.runner.run_once(wait_s=1)
+    job = pipeline.repo.get(job_id).job
+    assert job.state is JobState.QUEUED and job.attempts == 0
+    assert pipeline.repo.get_result(job_id) is None
+    assert pipeline.queue.counts().visible == 1  # visible again at once for another runner
+
+
+def test_cancelled_mid_job_stops_and_acknowledges(pipeline: Pipeline, monkeypatch):
+    monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
+    job_id = pipeline.submit("en_reading.wav")
+
+    def cancel_when_processing():
+        deadline = time.monotonic() + 30
+        while pipeline.repo.get(job_id).job.state is not JobState.PROCESSING and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        def cancel(job):
+            job.state = JobState.CANCELLED
+            return job
+
+        pipeline.repo.update(job_id, cancel)
+
+    canceller = threading.Thread(target=cancel_when_processing)
+    canceller.start()
+    pipeline.runner.run_once(wait_s=1)
+    canceller.join()
+    assert pipeline.repo.get(job_id).job.state is JobState.CANCELLED
+    assert pipeline.repo.get_result(job_id) is None
+    assert pipeline.queue.counts().visible + pipeline.queue.counts().in_flight == 0
+
+
+def test_sweeper_resends_a_lost_message(tmp_path, models_manager):
+    pipeline = Pipeline(tmp_path, models_manager, sweep_after_s=0.5)
+    job_id = pipeline.submit()
+    [message] = pipeline.queue.receive(wait_s=1)
+    pipeline.queue.delete(message.receipt)  # the message is lost; the job is still queued
+    time.sleep(0.6)
+    pipeline.runner.run_once(wait_s=1)
+    assert pipeline.repo.get(job_id).job.state is JobState.DONE
