@@ -44,16 +44,20 @@ def pipeline_time(service: Service, audio: Path, model: str) -> tuple[float, dic
     return time.perf_counter() - started, status
 
 
-def direct_time(audio: Path, model: str, threads: int, beam: int) -> tuple[float, str]:
+def direct_times(audio: Path, model: str, threads: int, beam: int, repeats: int) -> tuple[list[float], str]:
+    """faster-whisper on the same file and settings, model loaded and warmed first (as in the runner)."""
     from faster_whisper import WhisperModel
 
     folder = models.model_folder(models.discover()[model], Path.home() / ".cache/whisperq/models")
     whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-    started = time.perf_counter()
-    samples = decode(audio)
-    segments, _ = whisper.transcribe(samples, beam_size=beam)
-    text = " ".join(s.text.strip() for s in segments)
-    return time.perf_counter() - started, text
+    list(whisper.transcribe(decode(audio)[: 16000 * 5], beam_size=beam)[0])  # warm-up
+    times, text = [], ""
+    for _ in range(repeats):
+        started = time.perf_counter()
+        segments, _ = whisper.transcribe(decode(audio), beam_size=beam)
+        text = " ".join(s.text.strip() for s in segments)
+        times.append(time.perf_counter() - started)
+    return times, text
 
 
 def main() -> None:
@@ -62,6 +66,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--submits", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model (the median is shown)")
     args = parser.parse_args()
     reference_path = args.audio.with_suffix(".txt")
     reference = reference_path.read_text() if reference_path.exists() else None
@@ -73,13 +78,12 @@ def main() -> None:
         try:
             for model in model_names:  # warm: the model loads once per runner
                 pipeline_time(service, args.audio, model)
-            latencies = submit_latency(service, args.audio, args.submits)
-            while service.get("/api/queue").json()["queue"] or service.get("/api/queue").json()["processing"]:
-                time.sleep(0.5)
             rows = []
             for model in model_names:
-                total, status = pipeline_time(service, args.audio, model)
-                rows.append((model, total, status))
+                runs = [pipeline_time(service, args.audio, model) for _ in range(args.repeats)]
+                rows.append((model, [t for t, _ in runs], runs[-1][1]))
+            # Last, so the jobs these uploads queue don't delay the timings above.
+            latencies = submit_latency(service, args.audio, args.submits)
         finally:
             service.stop()
 
@@ -89,10 +93,11 @@ def main() -> None:
         f"submit latency over {len(latencies)} uploads: median {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
     )
-    print("\n| model | pipeline submit→done s | direct faster-whisper s | ratio | pipeline WER | direct WER |")
+    print("\n| model | pipeline submit→done s (median) | direct faster-whisper s (median) | ratio | pipeline WER | direct WER |")
     print("|---|---|---|---|---|---|")
-    for model, total, status in rows:
-        direct, text = direct_time(args.audio, model, args.threads, beam=5)
+    for model, totals, status in rows:
+        directs, text = direct_times(args.audio, model, args.threads, beam=5, repeats=args.repeats)
+        total, direct = statistics.median(totals), statistics.median(directs)
         wer_p = f"{word_error_rate(reference, status['result'], 'en'):.1%}" if reference else "-"
         wer_d = f"{word_error_rate(reference, text, 'en'):.1%}" if reference else "-"
         print(f"| {model} | {total:.2f} | {direct:.2f} | {total / direct:.3f} | {wer_p} | {wer_d} |")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from functions.context import build_context
 from functions.errors import install_error_handlers
-from functions.routes import dashboard, health, logs, queue, runners, status, transcribe
+from functions.routes import dashboard, events, health, logs, queue, runners, status, transcribe, uploads
 from whisperq import __version__
 from whisperq.settings import Settings, get_settings
 
@@ -26,6 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="whisperq", version=__version__, lifespan=lifespan)
     app.state.ctx = build_context(settings)
     install_error_handlers(app)
-    for module in (transcribe, status, queue, runners, logs, health, dashboard):
+    for module in (transcribe, uploads, status, queue, runners, logs, events, health, dashboard):
         app.include_router(module.router)
     return app

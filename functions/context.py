@@ -9,7 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from functions.signing import load_secret
 from whisperq.events import EventLog
+from whisperq.intake import Intake
 from whisperq.queue import Queue, open_queue
 from whisperq.repository import JobRepository
 from whisperq.settings import Settings
@@ -23,7 +25,19 @@ class AppContext:
     queue: Queue
     repo: JobRepository
     events: EventLog
+    intake: Intake
     upload_dir: Path
+    _signing_secret: bytes | None = None
+
+    @property
+    def signing_secret(self) -> bytes:
+        """Read (or made) on first use: a Lambda with an S3 store never needs it."""
+        if self._signing_secret is None:
+            configured = self.settings.signing_secret
+            self._signing_secret = load_secret(
+                configured.get_secret_value() if configured else None, self.settings.data_dir.resolve()
+            )
+        return self._signing_secret
 
     def close(self) -> None:
         self.queue.close()
@@ -37,12 +51,15 @@ def build_context(settings: Settings) -> AppContext:
         visibility_timeout_s=settings.runner.visibility_timeout_s,
         max_receives=settings.runner.max_attempts + 1,
     )
+    repo = JobRepository(store)
+    events = EventLog(store, source=f"api@{socket.gethostname()}")
     return AppContext(
         settings=settings,
         store=store,
         queue=queue,
-        repo=JobRepository(store),
-        events=EventLog(store, source=f"api@{socket.gethostname()}"),
+        repo=repo,
+        events=events,
+        intake=Intake(store, repo, queue, events),
         upload_dir=(settings.data_dir / "uploads").resolve(),
     )
 

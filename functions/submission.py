@@ -54,7 +54,7 @@ def parse_up_speed(raw: str | None) -> float:
     return value
 
 
-def parse_params(ctx: AppContext, fields: dict[str, str]) -> JobParams:
+def parse_params(ctx: AppContext, fields: dict[str, str | None]) -> JobParams:
     model_name = (fields.get("model_name") or "base").strip()
     allowed_models = available_models(ctx)
     if model_name not in allowed_models:
@@ -65,6 +65,8 @@ def parse_params(ctx: AppContext, fields: dict[str, str]) -> JobParams:
             allowed=allowed_models,
         )
     prompt = fields.get("initial_prompt") or None
+    if prompt is not None and not isinstance(prompt, str):
+        raise ApiError(400, "initial_prompt must be a string", field="initial_prompt")
     if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
         raise ApiError(400, f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters", field="initial_prompt")
     return JobParams(
@@ -85,10 +87,4 @@ def submit_file(ctx: AppContext, path: Path, filename: str, size: int, params: J
         ctx.store.put_file(key, path)
         path.unlink(missing_ok=True)
     job = Job(id=job_id, params=params, filename=filename, audio_key=key, file_size=size)
-    ctx.repo.create(job)
-    ctx.queue.send({"job_id": job_id}, dedup_id=job_id)
-    ctx.events.emit(
-        f"Task {job_id[:8]} queued: {filename} | Model: {params.model_name} | File size: {size} bytes",
-        job_id=job_id,
-    )
-    return job
+    return ctx.intake.create_queued(job)

@@ -20,9 +20,10 @@ from pathlib import Path
 from gpu_runner.audio import AudioDecodeError, decode, to_original_time
 from gpu_runner.engines import TranscribeOptions, Transcript
 from gpu_runner.model_manager import ModelManager
-from whisperq import layout
+from whisperq import formats, layout
 from whisperq.events import EventLog
 from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
+from whisperq.intake import Intake, outbox_base, write_outbox_error
 from whisperq.jobs import Job, JobState, Segment, TranscriptResult, Word
 from whisperq.models import ModelNotAvailable
 from whisperq.queue import Message, Queue, ReceiptInvalid
@@ -76,10 +77,12 @@ class Runner:
         self.models = models
         self.settings = settings
         self.events = EventLog(store, source=identity.runner_id)
+        self.intake = Intake(store, self.repo, queue, self.events)
         self.work_dir = Path(work_dir or tempfile.gettempdir())
         self.stopping = threading.Event()
         self.current_job: str | None = None
         self._last_sweep = 0.0
+        self._last_inbox_scan = 0.0
         self.heartbeat = Heartbeat(
             runner_id=identity.runner_id,
             host=socket.gethostname(),
@@ -188,6 +191,8 @@ class Runner:
             self._retry_later(job_id, message, exc, job.attempts)
             return
         else:
+            if done is not None and done.source_key:
+                self._write_outbox(done, result)
             if done is not None:
                 self.events.emit(
                     f"Task {job_id[:8]} done in {done.processing_time:.1f}s "
@@ -255,8 +260,18 @@ class Runner:
             job.completed_at = time.time()
             return job
 
-        if self.repo.update(job_id, change) is not None:
+        failed = self.repo.update(job_id, change)
+        if failed is not None:
             self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
+            write_outbox_error(self.store, failed)
+
+    def _write_outbox(self, job: Job, result: TranscriptResult) -> None:
+        """Results of a dropped file go beside its path under outbox/, in the formats it asked for."""
+        base = outbox_base(job.source_key)
+        for fmt in job.params.output_formats or ["txt"]:
+            extension = "verbose.json" if fmt == "verbose_json" else fmt
+            body = formats.render(result, fmt).encode()
+            self.store.put_bytes(f"{base}.{extension}", body, content_type=formats.FORMATS[fmt])
 
     def _retry_later(self, job_id: str, message: Message, exc: Exception, attempt: int) -> None:
         error = f"attempt {attempt} failed: {type(exc).__name__}: {exc}"
@@ -265,6 +280,7 @@ class Runner:
             if job.state.terminal:
                 return None
             job.state = JobState.QUEUED
+            job.queued_at = time.time()
             job.error = error
             return job
 
@@ -286,6 +302,7 @@ class Runner:
             if j.state is not JobState.PROCESSING:
                 return None
             j.state = JobState.QUEUED
+            j.queued_at = time.time()
             j.attempts = max(0, j.attempts - 1)  # a clean hand-back is not a failed attempt
             return j
 
@@ -306,17 +323,37 @@ class Runner:
             log.exception("heartbeat failed")
 
     def _maybe_sweep(self) -> None:
-        """Send again the message of jobs queued for long: a lost message must not lose a job."""
         now = time.time()
+        if self.settings.inbox_poll_s > 0 and now - self._last_inbox_scan >= self.settings.inbox_poll_s:
+            self._last_inbox_scan = now
+            self.intake.scan_inbox()
         if now - self._last_sweep < self.settings.sweep_after_s / 2:
             return
         self._last_sweep = now
+        self._resend_lost_messages(now)
+        self._settle_awaiting_uploads(now)
+
+    def _resend_lost_messages(self, now: float) -> None:
+        """Send again the message of jobs queued for long: a lost message must not lose a job."""
         for key in self.repo.iter_index_keys(JobState.QUEUED):
-            summary_time = int(key.rsplit("/", 1)[-1].split("-", 1)[0]) / 1000
-            if now - summary_time < self.settings.sweep_after_s:
+            if now - layout.index_key_time(key) < self.settings.sweep_after_s:
                 break
             job_id = layout.job_id_from_index_key(key)
             self.queue.send({"job_id": job_id}, dedup_id=job_id)
+
+    def _settle_awaiting_uploads(self, now: float) -> None:
+        """Queue presigned uploads whose audio arrived without an event; expire the abandoned ones."""
+        for key in list(self.repo.iter_index_keys(JobState.AWAITING_UPLOAD)):
+            job_id = layout.job_id_from_index_key(key)
+            if self.intake.upload_arrived(job_id) is not None:
+                continue
+            try:
+                job = self.repo.get(job_id).job
+            except JobNotFound:
+                continue
+            grace = self.settings.sweep_after_s
+            if job.state is JobState.AWAITING_UPLOAD and (job.upload_expires_at or now) + grace < now:
+                self.intake.expire_upload(job_id)
 
 
 class _ProgressWriter:

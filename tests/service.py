@@ -18,6 +18,7 @@ FAST_SETTINGS = {
     "WHISPERQ_RUNNER__POLL_WAIT_S": "1",
     "WHISPERQ_RUNNER__CPU_THREADS": "2",
     "WHISPERQ_RUNNER__DEVICES": "cpu",
+    "WHISPERQ_RUNNER__INBOX_POLL_S": "1",
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 
@@ -78,6 +79,19 @@ class Service:
             return httpx.post(
                 self.url + "/api/transcribe", files={"file": (audio.name, handle)}, data=fields, timeout=60
             )
+
+    def upload(self, audio: Path, **options) -> dict:
+        """The presigned route: ask for an upload URL, then PUT (or POST) the file there."""
+        grant = httpx.post(self.url + "/api/uploads", json={"filename": audio.name, **options}, timeout=30)
+        grant.raise_for_status()
+        body = grant.json()
+        if body["method"] == "PUT":
+            sent = httpx.put(body["upload_url"], content=audio.read_bytes(), headers=body["headers"], timeout=60)
+        else:
+            with open(audio, "rb") as handle:
+                sent = httpx.post(body["upload_url"], data=body["fields"], files={"file": handle}, timeout=60)
+        sent.raise_for_status()
+        return body
 
     def wait_finished(self, task_id: str, timeout: float = 240) -> dict:
         deadline = time.monotonic() + timeout

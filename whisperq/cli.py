@@ -69,14 +69,18 @@ def main(argv: list[str] | None = None) -> None:
         cmd.add_argument("--port", type=int)
     runner = sub.add_parser("runner", help="one runner process per device (or one device with --device)")
     runner.add_argument("--device", help="run a single runner in this process: cpu or cuda:N")
-    sub.add_parser("settings", help="print every setting as a Markdown table")
+    table = sub.add_parser("settings", help="print every setting as a Markdown table")
+    table.add_argument("--update-readme", metavar="README", help="rewrite the table inside this README")
     args = parser.parse_args(argv)
     if args.data_dir:
         os.environ["WHISPERQ_DATA_DIR"] = args.data_dir
     if args.command == "settings":
-        from whisperq.settings import settings_table
+        from whisperq.settings import settings_table, update_readme_table
 
-        print(settings_table())
+        if args.update_readme:
+            update_readme_table(args.update_readme)
+        else:
+            print(settings_table())
         return
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,6 +13,7 @@ UP_SPEED_MAX = 4.0
 
 
 class JobState(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"  # created by a presigned upload; queued when the audio arrives
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
@@ -28,6 +29,7 @@ TERMINAL_STATES = frozenset({JobState.DONE, JobState.ERROR, JobState.CANCELLED})
 
 # processing -> processing is a new attempt after a runner died; processing -> queued hands a job back.
 ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.AWAITING_UPLOAD: frozenset({JobState.QUEUED, JobState.ERROR, JobState.CANCELLED}),
     JobState.QUEUED: frozenset({JobState.PROCESSING, JobState.ERROR, JobState.CANCELLED}),
     JobState.PROCESSING: frozenset(
         {JobState.PROCESSING, JobState.QUEUED, JobState.DONE, JobState.ERROR, JobState.CANCELLED}
@@ -59,6 +61,7 @@ class JobParams(BaseModel):
     up_speed: float = Field(1.0, ge=UP_SPEED_MIN, le=UP_SPEED_MAX)
     language: str | None = None
     task: str = "transcribe"
+    output_formats: list[str] = Field(default_factory=list)  # files written to outbox/ for dropped files
 
 
 class Job(BaseModel):
@@ -69,6 +72,7 @@ class Job(BaseModel):
     audio_key: str
     file_size: int
     created_at: float = Field(default_factory=time.time)
+    queued_at: float | None = None
     started_at: float | None = None
     completed_at: float | None = None
     updated_at: float = Field(default_factory=time.time)
@@ -80,6 +84,8 @@ class Job(BaseModel):
     result_key: str | None = None
     audio_duration: float | None = None
     language: str | None = None
+    source_key: str | None = None  # the inbox/ object this job came from, if dropped there
+    upload_expires_at: float | None = None  # presigned uploads: when the upload URL stops working
 
     @property
     def queue_time(self) -> float | None:

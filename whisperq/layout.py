@@ -19,6 +19,8 @@ RESULTS_PREFIX = "results/"
 RUNNERS_PREFIX = "runners/"
 LOGS_PREFIX = "logs/"
 INDEX_PREFIX = "index/"
+INBOX_PREFIX = "inbox/"
+OUTBOX_PREFIX = "outbox/"
 
 _MAX_MS = 10**13  # ms timestamps stay below this until the year 2286
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -59,6 +61,11 @@ def index_key(state: JobState, job_id: str, at: float) -> str:
 
 def job_id_from_index_key(key: str) -> str:
     return key.rsplit("/", 1)[-1].split("-", 1)[1].removesuffix(".json")
+
+
+def index_key_time(key: str) -> float:
+    """The time an index key sorts by (waiting states only: finished ones are inverted)."""
+    return int(key.rsplit("/", 1)[-1].split("-", 1)[0]) / 1000
 
 
 def log_key(at: float | None = None) -> str:

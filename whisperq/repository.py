@@ -19,11 +19,12 @@ from whisperq.store import ObjectNotFound, PreconditionFailed, Store
 log = logging.getLogger(__name__)
 
 _STATE_RANK = {
-    JobState.QUEUED: 0,
-    JobState.PROCESSING: 1,
-    JobState.DONE: 2,
-    JobState.ERROR: 2,
-    JobState.CANCELLED: 2,
+    JobState.AWAITING_UPLOAD: 0,
+    JobState.QUEUED: 1,
+    JobState.PROCESSING: 2,
+    JobState.DONE: 3,
+    JobState.ERROR: 3,
+    JobState.CANCELLED: 3,
 }
 
 
@@ -42,6 +43,8 @@ def _index_time(job: Job) -> float:
         return job.completed_at or job.updated_at
     if job.state is JobState.PROCESSING:
         return job.started_at or job.updated_at
+    if job.state is JobState.QUEUED:
+        return job.queued_at or job.created_at
     return job.created_at
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = "whisperq-data"
@@ -18,6 +18,10 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, description="Port the API listens on.")
     max_upload_mb: float = Field(1024.0, gt=0, description="Largest accepted upload, in MiB.")
+    upload_url_ttl_s: int = Field(3600, ge=60, le=7 * 86400, description="Lifetime of a presigned upload URL.")
+    events_token: SecretStr | None = Field(
+        None, description="Bearer token that bucket webhooks (MinIO) must send to `/api/events/s3`."
+    )
     runner_stale_after_s: float = Field(
         30.0, gt=0, description="A runner whose heartbeat is older than this is shown as offline."
     )
@@ -44,6 +48,9 @@ class RunnerSettings(BaseModel):
         900.0, ge=0, description="Unload a model unused for this long (0: never)."
     )
     heartbeat_interval_s: float = Field(5.0, gt=0, description="Seconds between runner heartbeats.")
+    inbox_poll_s: float = Field(
+        5.0, ge=0, description="Scan `inbox/` for dropped files this often (0: rely on bucket events only)."
+    )
     sweep_after_s: float = Field(
         120.0, gt=0, description="A job queued longer than this gets its queue message sent again."
     )
@@ -67,6 +74,9 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "whisperq" / "models",
         description="Where models shipped in parts are assembled.",
+    )
+    signing_secret: SecretStr | None = Field(
+        None, description="Key of the API's own signed upload URLs (default: a random key in the data folder)."
     )
     log_level: str = Field("INFO", description="Python log level of all processes.")
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -115,3 +125,16 @@ def settings_table() -> str:
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     lines += [f"| `{env}` | `{default}` | {text} |" for env, default, text in describe_settings()]
     return "\n".join(lines)
+
+
+README_MARKERS = ("<!-- settings:start -->", "<!-- settings:end -->")
+
+
+def update_readme_table(path: str | Path) -> None:
+    """Rewrite the settings table between the README's markers."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = README_MARKERS
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{settings_table()}\n{end}{tail}", encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from whisperq.settings import describe_settings
+from whisperq.settings import README_MARKERS, describe_settings, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -29,6 +29,12 @@ def test_quick_start_is_install_then_serve():
 def test_ci_runs_the_readme_test_command():
     [command] = _bash_block_under("Test")
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_settings_table_is_current():
+    """Regenerate with: whisperq settings --update-readme README.md"""
+    start, end = README_MARKERS
+    assert README.split(start, 1)[1].split(end, 1)[0].strip() == settings_table()
 
 
 def test_every_setting_is_in_the_readme_table():

@@ -93,6 +93,11 @@ class Store(ABC):
     def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
         """Keys under ``prefix`` in ascending byte order, lazily, page by page."""
 
+    def presign_post(self, key: str, max_bytes: int, expires_s: int) -> dict | None:
+        """A browser-style upload straight into the bucket: ``{"url", "fields"}`` for an HTML form
+        POST limited to ``max_bytes``; None where the store cannot presign (the API serves it)."""
+        return None
+
     def exists(self, key: str) -> bool:
         try:
             self.head(key)
