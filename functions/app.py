@@ -7,9 +7,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from functions.auth import ApiKeyMiddleware, key_digests
 from functions.context import build_context
 from functions.errors import install_error_handlers
-from functions.routes import dashboard, events, health, logs, queue, runners, status, transcribe, uploads
+from functions.routes import (
+    dashboard,
+    events,
+    health,
+    logs,
+    metrics,
+    queue,
+    results,
+    runners,
+    status,
+    tasks,
+    transcribe,
+    uploads,
+)
 from whisperq import __version__
 from whisperq.settings import Settings, get_settings
 
@@ -26,6 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="whisperq", version=__version__, lifespan=lifespan)
     app.state.ctx = build_context(settings)
     install_error_handlers(app)
-    for module in (transcribe, uploads, status, queue, runners, logs, events, health, dashboard):
+    if settings.api_keys is not None and settings.api_keys.get_secret_value().strip():
+        digests = key_digests(settings.api_keys.get_secret_value())
+        app.add_middleware(ApiKeyMiddleware, digests=digests, events_token_set=settings.api.events_token is not None)
+    routers = (transcribe, uploads, status, results, tasks, queue, runners, logs, events, metrics, health, dashboard)
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -38,6 +38,7 @@ def job_status(job: Job, result: TranscriptResult | None) -> dict:
         "up_speed": job.params.up_speed,
         "initial_prompt": job.params.initial_prompt,
         "upgrade_transcribation": job.params.upgrade_transcribation,
+        "retry_of": job.retry_of,
         "language": result.language if result else job.language,
         "audio_duration": result.duration if result else job.audio_duration,
         "segments": [s.model_dump(exclude_none=True) for s in result.segments] if result else None,

@@ -31,7 +31,7 @@ def build_runner(settings: Settings, device: str) -> Runner:
     )
     work_dir = (settings.data_dir / "work").resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    return Runner(RunnerIdentity.for_device(device), store, queue, models, rs, engine_name, work_dir)
+    return Runner(RunnerIdentity.for_device(device, rs.name), store, queue, models, rs, engine_name, work_dir)
 
 
 def run(settings: Settings, device: str) -> None:

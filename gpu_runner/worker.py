@@ -54,9 +54,10 @@ class RunnerIdentity:
         return self.device.split(":", 1)[1] if ":" in self.device else self.device
 
     @classmethod
-    def for_device(cls, device: str) -> RunnerIdentity:
+    def for_device(cls, device: str, name: str = "") -> RunnerIdentity:
         host = socket.gethostname().split(".")[0]
-        return cls(f"{host}-{device.replace(':', '')}", device)
+        suffix = f"-{name}" if name else ""
+        return cls(f"{host}-{device.replace(':', '')}{suffix}", device)
 
 
 class Runner:
@@ -194,6 +195,7 @@ class Runner:
             if done is not None and done.source_key:
                 self._write_outbox(done, result)
             if done is not None:
+                self.heartbeat.stats.record_done(result.duration or 0.0, done.processing_time or 0.0)
                 self.events.emit(
                     f"Task {job_id[:8]} done in {done.processing_time:.1f}s "
                     f"({result.duration or 0:.1f}s of audio, {job.params.model_name})",
@@ -262,6 +264,7 @@ class Runner:
 
         failed = self.repo.update(job_id, change)
         if failed is not None:
+            self.heartbeat.stats.jobs_failed += 1
             self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
             write_outbox_error(self.store, failed)
 

@@ -20,6 +20,27 @@ class GpuTelemetry(BaseModel):
     power_w: float | None = None
 
 
+PROCESSING_BUCKETS_S = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class RunnerStats(BaseModel):
+    """Counters since the runner started (Prometheus counters: a restart resets them)."""
+
+    jobs_done: int = 0
+    jobs_failed: int = 0
+    audio_seconds: float = 0.0
+    processing_seconds: float = 0.0
+    processing_buckets: list[int] = Field(default_factory=lambda: [0] * len(PROCESSING_BUCKETS_S))
+
+    def record_done(self, audio_s: float, processing_s: float) -> None:
+        self.jobs_done += 1
+        self.audio_seconds += audio_s
+        self.processing_seconds += processing_s
+        for i, bound in enumerate(PROCESSING_BUCKETS_S):
+            if processing_s <= bound:
+                self.processing_buckets[i] += 1
+
+
 class Heartbeat(BaseModel):
     runner_id: str
     host: str
@@ -32,6 +53,7 @@ class Heartbeat(BaseModel):
     current_job: str | None = None
     models: dict[str, str] = Field(default_factory=dict)  # model name -> state
     gpus: list[GpuTelemetry] = Field(default_factory=list)
+    stats: RunnerStats = Field(default_factory=RunnerStats)
     stopping: bool = False
 
 

@@ -86,6 +86,7 @@ class Job(BaseModel):
     language: str | None = None
     source_key: str | None = None  # the inbox/ object this job came from, if dropped there
     upload_expires_at: float | None = None  # presigned uploads: when the upload URL stops working
+    retry_of: str | None = None  # the failed or cancelled job this one runs again
 
     @property
     def queue_time(self) -> float | None:

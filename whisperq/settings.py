@@ -32,6 +32,9 @@ class RunnerSettings(BaseModel):
         "auto",
         description="Runner devices: `auto` (every NVIDIA GPU, else one CPU runner), `cpu`, or GPU indexes `0,1`.",
     )
+    name: str = Field(
+        "", description="Added to the runner id (`host-device-name`): set it when one host runs several runners per device."
+    )
     engine: str = Field("auto", description="`auto` or `ctranslate2`.")
     compute_type: str = Field(
         "auto", description="CTranslate2 compute type; `auto` is int8 on CPU, float16 on CUDA."
@@ -74,6 +77,9 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "whisperq" / "models",
         description="Where models shipped in parts are assembled.",
+    )
+    api_keys: SecretStr | None = Field(
+        None, description="Comma-separated API keys (or `sha256:<hex>` of a key); when set, requests need one."
     )
     signing_secret: SecretStr | None = Field(
         None, description="Key of the API's own signed upload URLs (default: a random key in the data folder)."

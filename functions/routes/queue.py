@@ -23,5 +23,6 @@ async def queue(ctx: Ctx, limit: int = Query(200, ge=1, le=10000, description="F
         "completed": [queue_entry(s) for s in listing[JobState.DONE]],
         "failed": [queue_entry(s) for s in listing[JobState.ERROR]],
         "cancelled": [queue_entry(s) for s in listing[JobState.CANCELLED]],
+        "awaiting_upload": [queue_entry(s) for s in listing[JobState.AWAITING_UPLOAD]],
         "messages": {"visible": counts.visible, "in_flight": counts.in_flight, "dead": counts.dead},
     }
