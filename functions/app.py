@@ -16,6 +16,7 @@ from functions.routes import (
     health,
     logs,
     metrics,
+    openai_compat,
     queue,
     results,
     runners,
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api_keys is not None and settings.api_keys.get_secret_value().strip():
         digests = key_digests(settings.api_keys.get_secret_value())
         app.add_middleware(ApiKeyMiddleware, digests=digests, events_token_set=settings.api.events_token is not None)
-    routers = (transcribe, uploads, status, results, tasks, queue, runners, logs, events, metrics, health, dashboard)
+    routers = (transcribe, openai_compat, uploads, status, results, tasks, queue, runners, logs, events, metrics, health, dashboard)
     for module in routers:
         app.include_router(module.router)
     return app

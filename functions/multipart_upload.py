@@ -32,8 +32,9 @@ class UploadedFile:
 
 @dataclass
 class ParsedForm:
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # the last value of each field
     files: list[UploadedFile] = field(default_factory=list)
+    multi: list[tuple[str, str]] = field(default_factory=list)  # every value, repeated fields included
 
     def cleanup(self) -> None:
         for upload in self.files:
@@ -114,7 +115,9 @@ class _FormBuilder:
             self._handle.close()
             self._handle = None
         else:
-            self.form.fields[self._name] = self._value.decode("utf-8", "replace")
+            value = self._value.decode("utf-8", "replace")
+            self.form.fields[self._name] = value
+            self.form.multi.append((self._name, value))
 
     def close(self) -> None:
         if self._handle is not None:

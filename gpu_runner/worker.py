@@ -235,6 +235,8 @@ class Runner:
             initial_prompt=job.params.initial_prompt,
             language=job.params.language,
             task=job.params.task,
+            word_timestamps=job.params.word_timestamps,
+            temperature=temperature_schedule(job.params.temperature),
         )
         transcript = engine.transcribe(audio, options, progress=_ProgressWriter(self, job.id))
         return _to_result(job, transcript, engine.name, self.identity.device, time.monotonic() - started)
@@ -441,6 +443,13 @@ def _to_result(job: Job, transcript: Transcript, engine: str, device: str, elaps
         device=device,
         elapsed_s=round(elapsed, 3),
     )
+
+
+def temperature_schedule(first: float | None) -> tuple[float, ...]:
+    """Whisper's fallback: start at ``first`` (0 by default) and go up by 0.2 when a window fails."""
+    start = 0.0 if first is None else first
+    steps = [round(start + 0.2 * n, 2) for n in range(6)]
+    return tuple(t for t in steps if t <= 1.0) or (start,)
 
 
 def _quietly(func, *args) -> None:

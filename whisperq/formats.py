@@ -52,10 +52,10 @@ def to_json(result: TranscriptResult) -> str:
     return result.model_dump_json(exclude_none=True)
 
 
-def to_verbose_json(result: TranscriptResult) -> str:
+def verbose_json_body(result: TranscriptResult, task: str = "transcribe") -> dict:
     """The shape of OpenAI's ``response_format=verbose_json``."""
     body = {
-        "task": "transcribe",
+        "task": task,
         "language": result.language,
         "duration": result.duration,
         "text": result.text,
@@ -63,10 +63,14 @@ def to_verbose_json(result: TranscriptResult) -> str:
             {"id": n, "start": s.start, "end": s.end, "text": s.text} for n, s in enumerate(result.segments)
         ],
     }
-    words = [w.model_dump() for s in result.segments for w in (s.words or [])]
+    words = [w.model_dump(exclude={"probability"}) for s in result.segments for w in (s.words or [])]
     if words:
         body["words"] = words
-    return json.dumps(body, ensure_ascii=False)
+    return body
+
+
+def to_verbose_json(result: TranscriptResult) -> str:
+    return json.dumps(verbose_json_body(result), ensure_ascii=False)
 
 
 RENDERERS = {

@@ -60,7 +60,9 @@ class JobParams(BaseModel):
     upgrade_transcribation: bool = False
     up_speed: float = Field(1.0, ge=UP_SPEED_MIN, le=UP_SPEED_MAX)
     language: str | None = None
-    task: str = "transcribe"
+    task: str = "transcribe"  # or "translate" (to English)
+    temperature: float | None = Field(None, ge=0.0, le=1.0)  # first temperature; higher ones are the fallback
+    word_timestamps: bool = False
     output_formats: list[str] = Field(default_factory=list)  # files written to outbox/ for dropped files
 
 

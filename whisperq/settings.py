@@ -22,6 +22,10 @@ class ApiSettings(BaseModel):
     events_token: SecretStr | None = Field(
         None, description="Bearer token that bucket webhooks (MinIO) must send to `/api/events/s3`."
     )
+    openai_default_model: str = Field("base", description="The model `whisper-1` stands for on `/v1/audio/*`.")
+    openai_wait_s: float = Field(
+        600.0, gt=0, description="How long `/v1/audio/*` waits for the job before answering 504 with its id."
+    )
     runner_stale_after_s: float = Field(
         30.0, gt=0, description="A runner whose heartbeat is older than this is shown as offline."
     )
