@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from urllib.parse import urlparse
 
 from functions.context import AppContext
 from functions.errors import ApiError
 from whisperq import layout, models
 from whisperq.heartbeats import live_heartbeats
-from whisperq.jobs import UP_SPEED_MAX, UP_SPEED_MIN, Job, JobParams, new_job_id
+from whisperq.jobs import UP_SPEED_MAX, UP_SPEED_MIN, Job, JobParams, Priority, new_job_id
+from whisperq.languages import LANGUAGE_CODES
 from whisperq.store.local import LocalStore
 
 _TRUE = {"true", "1", "on", "yes"}
@@ -74,7 +76,54 @@ def parse_params(ctx: AppContext, fields: dict[str, str | None]) -> JobParams:
         initial_prompt=prompt,
         upgrade_transcribation=parse_bool("upgrade_transcribation", fields.get("upgrade_transcribation"), False),
         up_speed=parse_up_speed(fields.get("up_speed")),
+        language=parse_language(fields.get("language")),
+        task=parse_choice("task", fields.get("task"), ("transcribe", "translate")),
+        priority=Priority(parse_choice("priority", fields.get("priority"), tuple(p.value for p in Priority))),
+        callback_url=parse_callback_url(fields.get("callback_url")),
+        split_roads=parse_split_roads(fields.get("split_roads")),
     )
+
+
+def parse_choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
+    value = (raw or "").strip().lower() or allowed[0]
+    if value not in allowed:
+        raise ApiError(400, f"{name} must be one of {list(allowed)}, got {raw!r}", field=name, allowed=list(allowed))
+    return value
+
+
+def parse_language(raw: str | None) -> str | None:
+    value = (raw or "").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value not in LANGUAGE_CODES:
+        raise ApiError(400, f"unknown language {raw!r}: use an ISO-639-1 code such as en or ru, or auto",
+                       field="language", allowed="ISO-639-1 codes Whisper knows, or auto")
+    return value
+
+
+def parse_callback_url(raw: str | None) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or len(value) > 2000:
+        raise ApiError(400, f"callback_url must be an http(s) URL, got {raw!r}", field="callback_url",
+                       allowed="http:// or https:// URL up to 2000 characters")
+    return value
+
+
+def parse_split_roads(raw: str | None) -> str | None:
+    """The seed's channel split: ``"N,Role1,...,RoleN"`` (N channels, one role name each)."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    count, _, names = value.partition(",")
+    roles = [r.strip() for r in names.split(",")] if names else []
+    allowed = "N,Role1,...,RoleN: N from 1 to 8 channels, one non-empty role name per channel"
+    if not count.strip().isdigit() or not 1 <= int(count) <= 8 or len(roles) != int(count) or not all(roles):
+        raise ApiError(400, f"split_roads must look like '2,Client,Operator', got {raw!r}", field="split_roads",
+                       allowed=allowed)
+    return ",".join([str(int(count)), *roles])
 
 
 def submit_file(ctx: AppContext, path: Path, filename: str, size: int, params: JobParams) -> Job:

@@ -39,8 +39,19 @@ def to_original_time(seconds: float, up_speed: float) -> float:
     return seconds * up_speed
 
 
-def decode(path: Path | str, *, up_speed: float = 1.0) -> np.ndarray:
-    """Decode the first audio stream of ``path`` (a seekable file) into 16 kHz mono float32."""
+def channel_count(path: Path | str) -> int:
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("the file has no audio stream")
+            return container.streams.audio[0].codec_context.channels
+    except av.error.FFmpegError as exc:
+        raise AudioDecodeError(_ffmpeg_reason(exc)) from exc
+
+
+def decode(path: Path | str, *, up_speed: float = 1.0, channel: int | None = None) -> np.ndarray:
+    """Decode the first audio stream of ``path`` (a seekable file) into 16 kHz mono float32:
+    all channels mixed down, or only ``channel`` (0-based)."""
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -51,7 +62,7 @@ def decode(path: Path | str, *, up_speed: float = 1.0) -> np.ndarray:
         stream = container.streams.audio[0]
         chunks: list[np.ndarray] = []
         try:
-            graph, source, sink = _build_graph(stream, up_speed)
+            graph, source, sink = _build_graph(stream, up_speed, channel)
             for frame in _frames(container, stream):
                 source.push(frame)
                 _drain(sink, chunks)
@@ -72,10 +83,12 @@ def _frames(container, stream):
             continue  # a damaged packet: skip it, as players do
 
 
-def _build_graph(stream, up_speed: float):
+def _build_graph(stream, up_speed: float, channel: int | None):
     graph = av.filter.Graph()
     source = graph.add_abuffer(template=stream)
     nodes = [source]
+    if channel is not None:
+        nodes.append(graph.add("pan", f"mono|c0=c{channel}"))
     for factor in atempo_chain(up_speed):
         nodes.append(graph.add("atempo", f"{factor:.6f}"))
     nodes.append(graph.add("aresample", str(SAMPLE_RATE)))

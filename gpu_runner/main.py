@@ -10,9 +10,13 @@ from functools import partial
 from gpu_runner.engines import create_engine, default_engine_name
 from gpu_runner.model_manager import ModelManager
 from gpu_runner.worker import Runner, RunnerIdentity
+from whisperq.events import EventLog
 from whisperq.queue import open_queue
+from whisperq.repository import JobRepository
+from whisperq.retention import RetentionSweeper
 from whisperq.settings import Settings
 from whisperq.store import open_store
+from whisperq.webhooks import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,18 @@ def build_runner(settings: Settings, device: str) -> Runner:
     )
     work_dir = (settings.data_dir / "work").resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    return Runner(RunnerIdentity.for_device(device, rs.name), store, queue, models, rs, engine_name, work_dir)
+    identity = RunnerIdentity.for_device(device, rs.name)
+    repo = JobRepository(store)
+    events = EventLog(store, source=identity.runner_id)
+    secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
+    webhooks = WebhookDeliverer(
+        store, repo, events, secret=secret, max_attempts=settings.webhook_max_attempts,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    retention = RetentionSweeper(
+        store, repo, events, audio_days=settings.retention_audio_days, result_days=settings.retention_result_days
+    )
+    return Runner(identity, store, queue, models, rs, engine_name, work_dir, webhooks=webhooks, retention=retention)
 
 
 def run(settings: Settings, device: str) -> None:

@@ -17,23 +17,25 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpu_runner.audio import AudioDecodeError, decode, to_original_time
-from gpu_runner.engines import TranscribeOptions, Transcript
 from gpu_runner.model_manager import ModelManager
+from gpu_runner.transcription import BadJob, transcribe_job
 from whisperq import formats, layout
 from whisperq.events import EventLog
 from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
 from whisperq.intake import Intake, outbox_base, write_outbox_error
-from whisperq.jobs import Job, JobState, Segment, TranscriptResult, Word
+from whisperq.jobs import Job, JobState, TranscriptResult
 from whisperq.models import ModelNotAvailable
 from whisperq.queue import Message, Queue, ReceiptInvalid
 from whisperq.repository import JobNotFound, JobRepository
+from whisperq.retention import RetentionSweeper
 from whisperq.settings import RunnerSettings
-from whisperq.store import Store
+from whisperq.store import ObjectNotFound, Store
+from whisperq.webhooks import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 2.0
+RETENTION_SWEEP_S = 600.0
 
 
 class JobAborted(Exception):
@@ -70,6 +72,8 @@ class Runner:
         settings: RunnerSettings,
         engine_name: str,
         work_dir: Path | None = None,
+        webhooks: WebhookDeliverer | None = None,
+        retention: RetentionSweeper | None = None,
     ):
         self.identity = identity
         self.store = store
@@ -79,6 +83,8 @@ class Runner:
         self.settings = settings
         self.events = EventLog(store, source=identity.runner_id)
         self.intake = Intake(store, self.repo, queue, self.events)
+        self.webhooks = webhooks
+        self.retention = retention
         self.work_dir = Path(work_dir or tempfile.gettempdir())
         self.stopping = threading.Event()
         self.current_job: str | None = None
@@ -96,8 +102,8 @@ class Runner:
 
     # --- main loop ---------------------------------------------------------------------------
     def run_forever(self) -> None:
-        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
-        beat.start()
+        threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
+        threading.Thread(target=self._followups_loop, name="followups", daemon=True).start()
         self.events.emit(f"Runner {self.identity.runner_id} started on {self.identity.device}")
         for name in self.settings.preload_models:
             self._preload(name)
@@ -215,31 +221,23 @@ class Runner:
         return job
 
     def _transcribe(self, job: Job) -> TranscriptResult:
-        started = time.monotonic()
-        folder = Path(tempfile.mkdtemp(prefix=f"job-{job.id[:8]}-", dir=self.work_dir))
-        try:
-            local = folder / layout.safe_name(job.filename)
-            self.store.download(job.audio_key, local)
-            try:
-                audio = decode(local, up_speed=job.params.up_speed)
-            except AudioDecodeError as exc:
-                raise JobFailed(str(exc)) from exc
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
         try:
             engine = self.models.get(job.params.model_name)
         except ModelNotAvailable as exc:
             raise JobFailed(str(exc)) from exc
-        options = TranscribeOptions(
-            beam_size=self.settings.beam_size,
-            initial_prompt=job.params.initial_prompt,
-            language=job.params.language,
-            task=job.params.task,
-            word_timestamps=job.params.word_timestamps,
-            temperature=temperature_schedule(job.params.temperature),
-        )
-        transcript = engine.transcribe(audio, options, progress=_ProgressWriter(self, job.id))
-        return _to_result(job, transcript, engine.name, self.identity.device, time.monotonic() - started)
+        folder = Path(tempfile.mkdtemp(prefix=f"job-{job.id[:8]}-", dir=self.work_dir))
+        try:
+            local = folder / layout.safe_name(job.filename)
+            self.store.download(job.audio_key, local)
+            progress = _ProgressWriter(self, job.id)
+            return transcribe_job(
+                job, local, engine, self.identity.device, progress,
+                beam_size=self.settings.beam_size, vad_filter=self.settings.vad_filter,
+            )
+        except BadJob as exc:
+            raise JobFailed(str(exc)) from exc
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # --- endings -----------------------------------------------------------------------------
     @staticmethod
@@ -320,6 +318,19 @@ class Runner:
         while not self.stopping.wait(self.settings.heartbeat_interval_s):
             self._beat()
 
+    def _followups_loop(self) -> None:
+        """Webhooks and retention run beside transcription, never in its way."""
+        last_retention = 0.0
+        while not self.stopping.wait(1.0):
+            try:
+                if self.webhooks is not None:
+                    self.webhooks.deliver_due()
+                if self.retention is not None and time.monotonic() - last_retention > RETENTION_SWEEP_S:
+                    last_retention = time.monotonic()
+                    self.retention.sweep()
+            except Exception:  # noqa: BLE001 - retried on the next round
+                log.exception("follow-up work failed")
+
     def _beat(self) -> None:
         self.heartbeat.models = self.models.states()
         try:
@@ -344,7 +355,11 @@ class Runner:
             if now - layout.index_key_time(key) < self.settings.sweep_after_s:
                 break
             job_id = layout.job_id_from_index_key(key)
-            self.queue.send({"job_id": job_id}, dedup_id=job_id)
+            try:
+                priority = self.store.get_json(key)[0].get("priority", "normal")
+            except ObjectNotFound:
+                continue
+            self.queue.send({"job_id": job_id}, dedup_id=job_id, priority=priority)
 
     def _settle_awaiting_uploads(self, now: float) -> None:
         """Queue presigned uploads whose audio arrived without an event; expire the abandoned ones."""
@@ -410,46 +425,6 @@ class _VisibilityExtender:
                 return
             except Exception:  # noqa: BLE001 - try again next round
                 log.exception("could not extend the visibility of %s", self.receipt)
-
-
-def _to_result(job: Job, transcript: Transcript, engine: str, device: str, elapsed: float) -> TranscriptResult:
-    speed = job.params.up_speed
-    # Whisper can place the last timestamps past the end of the audio: clamp to the real length.
-    limit = transcript.duration
-
-    def at(t: float) -> float:
-        return round(to_original_time(min(max(t, 0.0), limit), speed), 3)
-
-    segments = [
-        Segment(
-            start=at(s.start),
-            end=at(s.end),
-            text=s.text.strip(),
-            words=[Word(start=at(w.start), end=at(w.end), word=w.word, probability=w.probability) for w in s.words]
-            if s.words
-            else None,
-        )
-        for s in transcript.segments
-    ]
-    return TranscriptResult(
-        job_id=job.id,
-        text=transcript.text,
-        language=transcript.language,
-        language_probability=transcript.language_probability,
-        duration=round(to_original_time(transcript.duration, speed), 3),
-        segments=segments,
-        model_name=job.params.model_name,
-        engine=engine,
-        device=device,
-        elapsed_s=round(elapsed, 3),
-    )
-
-
-def temperature_schedule(first: float | None) -> tuple[float, ...]:
-    """Whisper's fallback: start at ``first`` (0 by default) and go up by 0.2 when a window fails."""
-    start = 0.0 if first is None else first
-    steps = [round(start + 0.2 * n, 2) for n in range(6)]
-    return tuple(t for t in steps if t <= 1.0) or (start,)
 
 
 def _quietly(func, *args) -> None:

@@ -69,11 +69,19 @@ def main(argv: list[str] | None = None) -> None:
         cmd.add_argument("--port", type=int)
     runner = sub.add_parser("runner", help="one runner process per device (or one device with --device)")
     runner.add_argument("--device", help="run a single runner in this process: cpu or cuda:N")
+    submit = sub.add_parser("submit", help="send files or folders to a running service")
+    from whisperq.client import add_arguments
+
+    add_arguments(submit)
     table = sub.add_parser("settings", help="print every setting as a Markdown table")
     table.add_argument("--update-readme", metavar="README", help="rewrite the table inside this README")
     args = parser.parse_args(argv)
     if args.data_dir:
         os.environ["WHISPERQ_DATA_DIR"] = args.data_dir
+    if args.command == "submit":
+        from whisperq.client import run_submit
+
+        raise SystemExit(run_submit(args))
     if args.command == "settings":
         from whisperq.settings import settings_table, update_readme_table
 

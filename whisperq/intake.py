@@ -45,7 +45,7 @@ class Intake:
         job.state = JobState.QUEUED
         job.queued_at = time.time()
         self.repo.create(job)
-        self.queue.send({"job_id": job.id}, dedup_id=job.id)
+        self.queue.send({"job_id": job.id}, dedup_id=job.id, priority=job.params.priority.value)
         self.events.emit(
             f"Task {job.id[:8]} queued: {job.filename} | Model: {job.params.model_name} | "
             f"File size: {job.file_size} bytes",
@@ -77,7 +77,7 @@ class Intake:
 
         queued = self.repo.update(job_id, queue_it)
         if queued is not None:
-            self.queue.send({"job_id": job_id}, dedup_id=job_id)
+            self.queue.send({"job_id": job_id}, dedup_id=job_id, priority=queued.params.priority.value)
             self.events.emit(f"Task {job_id[:8]} queued: upload of {job.filename} arrived ({info.size} bytes)",
                              job_id=job_id)
         return queued

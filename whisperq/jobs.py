@@ -52,6 +52,11 @@ def check_transition(current: JobState, target: JobState) -> None:
         raise InvalidTransition(current, target)
 
 
+class Priority(StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+
+
 class JobParams(BaseModel):
     """What the client asked for; the seed's form fields keep their names."""
 
@@ -64,6 +69,24 @@ class JobParams(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=1.0)  # first temperature; higher ones are the fallback
     word_timestamps: bool = False
     output_formats: list[str] = Field(default_factory=list)  # files written to outbox/ for dropped files
+    priority: Priority = Priority.NORMAL
+    callback_url: str | None = None  # the final job JSON is POSTed here (signed), with retries
+    split_roads: str | None = None  # "N,Role1,...,RoleN": each channel transcribed on its own, as one role
+
+
+class WebhookAttempt(BaseModel):
+    at: float
+    status_code: int | None = None
+    error: str | None = None
+
+
+class WebhookLog(BaseModel):
+    """Delivery of the job's callback: every attempt, and how it ended."""
+
+    url: str
+    status: str = "pending"  # pending, delivered, failed
+    attempts: list[WebhookAttempt] = Field(default_factory=list)
+    delivered_at: float | None = None
 
 
 class Job(BaseModel):
@@ -89,6 +112,9 @@ class Job(BaseModel):
     source_key: str | None = None  # the inbox/ object this job came from, if dropped there
     upload_expires_at: float | None = None  # presigned uploads: when the upload URL stops working
     retry_of: str | None = None  # the failed or cancelled job this one runs again
+    webhook: WebhookLog | None = None
+    audio_expired_at: float | None = None
+    result_expired_at: float | None = None
 
     @property
     def queue_time(self) -> float | None:
@@ -117,6 +143,16 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] | None = None
+    role: str | None = None  # with split_roads: whose channel this was said on
+
+
+class Turn(BaseModel):
+    """One speaker's uninterrupted stretch of a split-channel dialogue."""
+
+    role: str
+    start: float
+    end: float
+    text: str
 
 
 class TranscriptResult(BaseModel):
@@ -128,6 +164,7 @@ class TranscriptResult(BaseModel):
     language_probability: float | None = None
     duration: float | None = None
     segments: list[Segment] = Field(default_factory=list)
+    dialogue: list[Turn] | None = None
     model_name: str
     engine: str
     device: str

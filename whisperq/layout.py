@@ -19,6 +19,8 @@ RESULTS_PREFIX = "results/"
 RUNNERS_PREFIX = "runners/"
 LOGS_PREFIX = "logs/"
 INDEX_PREFIX = "index/"
+WEBHOOKS_PREFIX = "webhooks/"
+RETENTION_PREFIX = "retention/"
 INBOX_PREFIX = "inbox/"
 OUTBOX_PREFIX = "outbox/"
 
@@ -72,3 +74,12 @@ def log_key(at: float | None = None) -> str:
     """Newest first: the key sorts by inverted time, then a random suffix keeps keys unique."""
     ms = int((time.time() if at is None else at) * 1000)
     return f"{LOGS_PREFIX}{_MAX_MS - ms:013d}-{uuid.uuid4().hex[:12]}.json"
+
+
+def webhook_key(job_id: str) -> str:
+    return f"{WEBHOOKS_PREFIX}{job_id}.json"
+
+
+def retention_key(finished_at: float, job_id: str) -> str:
+    """Oldest first, so the retention sweep stops at the first entry still too young."""
+    return f"{RETENTION_PREFIX}{int(finished_at * 1000):013d}-{job_id}.json"

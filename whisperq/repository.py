@@ -55,6 +55,7 @@ def index_summary(job: Job) -> dict:
         "state": job.state.value,
         "filename": job.filename,
         "model_name": job.params.model_name,
+        "priority": job.params.priority.value,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.completed_at,
@@ -98,6 +99,8 @@ class JobRepository:
             index_changed = self._index_key(current.job) != self._index_key(updated)
             if index_changed:
                 self._write_index(updated)
+            if updated.state.terminal and not current.job.state.terminal:
+                self._write_followups(updated)
             try:
                 self.store.put_json(
                     layout.manifest_key(job_id), updated.model_dump(mode="json"), if_match=current.etag
@@ -108,10 +111,23 @@ class JobRepository:
                 continue
             if index_changed:
                 self.store.delete(self._index_key(current.job))
-            elif updated.state.terminal or updated.state is JobState.PROCESSING:
-                self._write_index(updated)  # refresh the summary (attempts, device, error)
             return updated
         raise RuntimeError(f"job {job_id}: gave up after {retries} conflicting updates")
+
+    def _write_followups(self, job: Job) -> None:
+        """Work owed to a finished job, written before the manifest says so, so a crash between the
+        two cannot lose it: the webhook to call, and the retention entry that expires its data.
+        Whoever acts on them checks that the job really is finished."""
+        finished_at = job.completed_at or time.time()
+        self.store.put_json(layout.retention_key(finished_at, job.id), {"job_id": job.id, "audio_key": job.audio_key})
+        if job.params.callback_url:
+            try:
+                self.store.put_json(
+                    layout.webhook_key(job.id), {"job_id": job.id, "url": job.params.callback_url, "next_at": 0},
+                    if_none_match=True,
+                )
+            except PreconditionFailed:
+                pass  # already owed
 
     # --- results -----------------------------------------------------------------------------
     def put_result(self, result: TranscriptResult) -> bool:

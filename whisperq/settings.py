@@ -45,6 +45,9 @@ class RunnerSettings(BaseModel):
     )
     cpu_threads: int = Field(0, ge=0, description="Threads per CPU runner (0: all cores).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size (the seed's default is 5).")
+    vad_filter: bool = Field(
+        False, description="Skip silence with Silero VAD before recognition (always on for `split_roads` channels)."
+    )
     preload_models: list[str] = Field(default_factory=list, description='Models loaded at start, as JSON: `["base"]`.')
     visibility_timeout_s: int = Field(
         60, ge=2, description="How long a received job stays hidden from other runners; extended while working."
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(
         None, description="Comma-separated API keys (or `sha256:<hex>` of a key); when set, requests need one."
     )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Key of the `X-Whisperq-Signature: sha256=<hmac>` header of webhook calls (unsigned if unset)."
+    )
+    webhook_max_attempts: int = Field(8, ge=1, le=30, description="Webhook attempts (backoff 2, 4, 8 ... 300 s).")
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one webhook call.")
+    retention_audio_days: float = Field(30.0, ge=0, description="Delete a finished job's audio after this (0: never).")
+    retention_result_days: float = Field(90.0, ge=0, description="Delete a finished job's result after this (0: never).")
     signing_secret: SecretStr | None = Field(
         None, description="Key of the API's own signed upload URLs (default: a random key in the data folder)."
     )

@@ -7,8 +7,8 @@ import asyncio
 from fastapi import APIRouter, Query
 
 from functions.context import Ctx
-from functions.presenters import queue_entry
 from whisperq.jobs import JobState
+from whisperq.status_view import queue_entry
 
 router = APIRouter(tags=["monitoring"])
 

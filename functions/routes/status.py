@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from functions.context import Ctx
 from functions.errors import ApiError
 from functions.jobs_access import load_job
-from functions.presenters import job_status
 from whisperq import formats
 from whisperq.jobs import JobState
+from whisperq.status_view import job_status
 
 router = APIRouter(tags=["transcription"])
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter
 from functions.context import Ctx
 from functions.errors import ApiError
 from functions.jobs_access import load_job
-from functions.presenters import job_status
 from whisperq.jobs import Job, JobState, new_job_id
+from whisperq.status_view import job_status
 
 router = APIRouter(tags=["jobs"])
 

@@ -27,6 +27,11 @@ _FORM_SCHEMA = {
                         "initial_prompt": {"type": "string"},
                         "upgrade_transcribation": {"type": "boolean", "default": False},
                         "up_speed": {"type": "number", "default": 1.0, "minimum": 0.25, "maximum": 4.0},
+                        "language": {"type": "string", "description": "ISO-639-1 code, or auto"},
+                        "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                        "priority": {"type": "string", "enum": ["normal", "high"]},
+                        "callback_url": {"type": "string", "format": "uri"},
+                        "split_roads": {"type": "string", "example": "2,Client,Operator"},
                     },
                 }
             }

@@ -27,6 +27,10 @@ from whisperq.store.local import LocalStore
 router = APIRouter(tags=["uploads"])
 
 _EXAMPLE = {"filename": "call.wav", "model_name": "base", "up_speed": 1.0}
+UPLOAD_FIELDS = {
+    "filename", "model_name", "initial_prompt", "upgrade_transcribation", "up_speed", "language", "task",
+    "priority", "callback_url", "split_roads",
+}
 
 
 def _as_form_values(body: dict[str, Any]) -> dict[str, str]:
@@ -42,10 +46,9 @@ async def create_upload(
     filename = body.get("filename")
     if not isinstance(filename, str) or not filename.strip() or len(filename) > 255:
         raise ApiError(400, "filename is required: the name of the file you will upload", field="filename")
-    unknown = sorted(set(body) - {"filename", "model_name", "initial_prompt", "upgrade_transcribation", "up_speed"})
+    unknown = sorted(set(body) - UPLOAD_FIELDS)
     if unknown:
-        raise ApiError(400, f"unknown field(s) {unknown}", allowed=sorted(_EXAMPLE) + ["initial_prompt",
-                       "upgrade_transcribation"])
+        raise ApiError(400, f"unknown field(s) {unknown}", allowed=sorted(UPLOAD_FIELDS))
     params = parse_params(ctx, _as_form_values(body))
     ttl = ctx.settings.api.upload_url_ttl_s
     max_bytes = ctx.settings.max_upload_bytes

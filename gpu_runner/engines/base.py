@@ -20,6 +20,7 @@ class TranscribeOptions:
     language: str | None = None
     task: str = "transcribe"
     word_timestamps: bool = False
+    vad_filter: bool = False  # skip silence (Silero VAD); times stay on the input's timeline
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 

@@ -44,6 +44,7 @@ class CTranslate2Engine(Engine):
             language=options.language,
             task=options.task,
             word_timestamps=options.word_timestamps,
+            vad_filter=options.vad_filter,
             temperature=list(options.temperature),
         )
         segments = []

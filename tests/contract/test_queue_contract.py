@@ -121,3 +121,17 @@ def test_counts(make_queue):
             break
         time.sleep(0.2)
     assert (counts.visible, counts.in_flight, counts.dead) == (1, 1, 0)
+
+
+def test_high_priority_jumps_the_queue(make_queue):
+    queue = make_queue()
+    for n in range(3):
+        queue.send({"n": n})
+    queue.send({"n": "urgent"}, priority="high")
+    first = queue.receive(wait_s=2)
+    assert [m.body for m in first] == [{"n": "urgent"}]
+    rest = []
+    deadline = time.monotonic() + 10
+    while len(rest) < 3 and time.monotonic() < deadline:
+        rest += [m.body["n"] for m in queue.receive(max_messages=3, wait_s=1)]
+    assert sorted(rest) == [0, 1, 2]

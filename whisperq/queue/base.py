@@ -37,9 +37,10 @@ class Queue(ABC):
     url: str
 
     @abstractmethod
-    def send(self, body: dict[str, Any], *, dedup_id: str | None = None) -> str:
+    def send(self, body: dict[str, Any], *, dedup_id: str | None = None, priority: str = "normal") -> str:
         """Enqueue a message; returns its id. A backend may drop a send whose ``dedup_id``
-        matches a message still in the queue."""
+        matches a message still in the queue. ``priority="high"`` messages are received before
+        every ``normal`` one that is waiting."""
 
     @abstractmethod
     def receive(

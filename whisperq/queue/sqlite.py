@@ -27,9 +27,12 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
-    dead INTEGER NOT NULL DEFAULT 0
+    dead INTEGER NOT NULL DEFAULT 0,
+    priority INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (dead, visible_at, seq);
+"""
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (dead, priority, seq);
 CREATE INDEX IF NOT EXISTS messages_dedup ON messages (dedup_id);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
 """
@@ -51,8 +54,12 @@ class SqliteQueue(Queue):
         self.poll_interval_s = poll_interval_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+        if "priority" not in columns:  # a queue file from before priorities
+            conn.execute("ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+        conn.executescript(_INDEXES)
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -64,7 +71,7 @@ class SqliteQueue(Queue):
             self._local.conn = conn
         return conn
 
-    def send(self, body: dict[str, Any], *, dedup_id: str | None = None) -> str:
+    def send(self, body: dict[str, Any], *, dedup_id: str | None = None, priority: str = "normal") -> str:
         conn = self._connect()
         message_id = uuid.uuid4().hex
         now = time.time()
@@ -78,8 +85,8 @@ class SqliteQueue(Queue):
                     conn.execute("COMMIT")
                     return row[0]
             conn.execute(
-                "INSERT INTO messages (id, body, dedup_id, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)",
-                (message_id, json.dumps(body), dedup_id, now, now),
+                "INSERT INTO messages (id, body, dedup_id, sent_at, visible_at, priority) VALUES (?, ?, ?, ?, ?, ?)",
+                (message_id, json.dumps(body), dedup_id, now, now, 1 if priority == "high" else 0),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -104,7 +111,7 @@ class SqliteQueue(Queue):
         try:
             rows = conn.execute(
                 "SELECT seq, id, body, receive_count FROM messages "
-                "WHERE dead = 0 AND visible_at <= ? ORDER BY seq LIMIT ?",
+                "WHERE dead = 0 AND visible_at <= ? ORDER BY priority DESC, seq LIMIT ?",
                 (now, max_messages * 4),
             ).fetchall()
             for seq, message_id, body, receive_count in rows:

@@ -1,4 +1,4 @@
-"""How jobs look in responses: the seed's field names, times as ISO 8601 (UTC)."""
+"""How jobs look in responses and webhooks: the seed's field names, times as ISO 8601 (UTC)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def job_status(job: Job, result: TranscriptResult | None) -> dict:
         "language": result.language if result else job.language,
         "audio_duration": result.duration if result else job.audio_duration,
         "segments": [s.model_dump(exclude_none=True) for s in result.segments] if result else None,
+        "dialogue": [t.model_dump() for t in result.dialogue] if result and result.dialogue else None,
+        "priority": job.params.priority.value,
+        "split_roads": job.params.split_roads,
+        "callback_url": job.params.callback_url,
+        "webhook": job.webhook.model_dump() if job.webhook else None,
+        "audio_expired_at": iso(job.audio_expired_at),
+        "result_expired_at": iso(job.result_expired_at),
     }
 
 
