@@ -1,7 +1,9 @@
 """Every store and queue backend runs the same contract tests.
 
-A backend is a factory in ``STORE_BACKENDS`` / ``QUEUE_BACKENDS``; distributed backends (S3, SQS
-against protocol servers on 127.0.0.1) add their factories here and inherit every test.
+A backend is a factory in ``STORE_BACKENDS`` / ``QUEUE_BACKENDS``. The distributed ones talk S3 and
+SQS to protocol servers started once per session on 127.0.0.1 (moto in server mode and MiniStack, see
+``tests/servers.py``); each test gets a bucket or queue of its own. Dummy AWS credentials and region are
+set only while those servers run, and only in this process.
 """
 
 from __future__ import annotations
@@ -11,23 +13,97 @@ from pathlib import Path
 
 import pytest
 
-from whisperq.queue import Queue
+from tests.servers import DUMMY_AWS_ENV, Server, running, unique_name
+from whisperq.queue import Queue, open_queue
 from whisperq.queue.sqlite import SqliteQueue
-from whisperq.store import Store
+from whisperq.queue.sqs import ensure_queue
+from whisperq.store import Store, open_store
 from whisperq.store.local import LocalStore
 
 # name -> factory(tmp_path, request) returning a fresh, empty backend
 StoreFactory = Callable[[Path, pytest.FixtureRequest], Store]
 QueueFactory = Callable[[Path, pytest.FixtureRequest, int, int], Queue]
 
+
+def _server(request: pytest.FixtureRequest, kind: str, endpoint_variable: str) -> Server:
+    """The session's server of ``kind``, started on first use, and boto3 pointed at it for this test."""
+    server = request.getfixturevalue(f"{kind}_server")
+    request.getfixturevalue("monkeypatch").setenv(endpoint_variable, server.url)
+    return server
+
+
+def s3_store(kind: str) -> StoreFactory:
+    def factory(_tmp: Path, request: pytest.FixtureRequest) -> Store:
+        _server(request, kind, "AWS_ENDPOINT_URL_S3")
+        store = open_store(f"s3://{unique_name('whisperq')}/tenant")  # keys under a prefix
+        store.create_bucket()
+        return store
+
+    return factory
+
+
+def sqs_queue(kind: str) -> QueueFactory:
+    def factory(_tmp: Path, request: pytest.FixtureRequest, visibility: int, max_receives: int) -> Queue:
+        _server(request, kind, "AWS_ENDPOINT_URL_SQS")
+        url = ensure_queue(unique_name("whisperq"), max_receives, visibility)
+        return open_queue(url, visibility_timeout_s=visibility, max_receives=max_receives)
+
+    return factory
+
+
 STORE_BACKENDS: dict[str, StoreFactory] = {
     "local": lambda tmp, _req: LocalStore(tmp / "bucket"),
+    "s3-moto": s3_store("moto"),
+    "s3-ministack": s3_store("ministack"),
 }
 QUEUE_BACKENDS: dict[str, QueueFactory] = {
     "sqlite": lambda tmp, _req, visibility, max_receives: SqliteQueue(
         tmp / "queue.sqlite3", visibility_timeout_s=visibility, max_receives=max_receives, poll_interval_s=0.05
     ),
+    "sqs-moto": sqs_queue("moto"),
+    "sqs-ministack": sqs_queue("ministack"),
 }
+
+# Cases a server cannot pass, and why. Strict: when the server gets it right, the mark must go.
+KNOWN_FAILURES = {
+    "test_compare_and_swap_has_one_winner_among_threads[s3-moto]": (
+        "S3 ETags are MD5s of the bytes, so the contender that writes back the bytes already there must use"
+        " a one-part multipart upload to get a new ETag; moto ignores If-Match on CompleteMultipartUpload"
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = KNOWN_FAILURES.get(item.name)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+
+
+@pytest.fixture(scope="session")
+def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dummy credentials, and no profile, config file or endpoint of the machine leaking in."""
+    missing = str(tmp_path_factory.mktemp("aws") / "none")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in DUMMY_AWS_ENV.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_CONFIG_FILE", missing)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", *(f"AWS_ENDPOINT_URL{s}" for s in ("", "_S3", "_SQS"))):
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running("moto", tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ministack_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running("ministack", tmp_path_factory.mktemp("ministack")) as server:
+        yield server
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))

@@ -1,4 +1,4 @@
-"""Queues, chosen by URL: ``sqlite:///path`` for the embedded queue."""
+"""Queues, chosen by URL: ``sqlite:///path`` for the embedded queue, an ``http(s)://`` SQS queue URL for SQS."""
 
 from __future__ import annotations
 
@@ -17,4 +17,11 @@ def open_queue(url: str, *, visibility_timeout_s: int = 60, max_receives: int = 
             visibility_timeout_s=visibility_timeout_s,
             max_receives=max_receives,
         )
-    raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///path/to/queue.sqlite3")
+    if url.startswith(("http://", "https://")):
+        from whisperq.queue.sqs import SqsQueue
+
+        # SQS keeps max_receives in the queue's redrive policy; the queue only checks it matches.
+        return SqsQueue(url, visibility_timeout_s=visibility_timeout_s, max_receives=max_receives)
+    raise ValueError(
+        f"unsupported queue URL {url!r}: use sqlite:///path/to/queue.sqlite3 or an SQS queue URL (https://...)"
+    )

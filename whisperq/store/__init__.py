@@ -1,4 +1,5 @@
-"""Object stores, chosen by URL: a folder path (or ``file://``) for the embedded store."""
+"""Object stores, chosen by URL: a folder path (or ``file://``) for the embedded store,
+``s3://bucket[/prefix]`` for S3 (endpoint from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ __all__ = [
 
 def open_store(url: str) -> Store:
     if url.startswith("s3://"):
-        raise ValueError("the S3 store is not available in this build (WHISPERQ_STORE_URL=s3://...)")
+        from whisperq.store.s3 import S3Store
+
+        return S3Store.from_url(url)
     from whisperq.store.local import LocalStore
 
     return LocalStore(url.removeprefix("file://"))
