@@ -14,8 +14,13 @@ from urllib.parse import unquote_plus
 @dataclass(frozen=True)
 class CreatedObject:
     bucket: str
-    key: str
+    key: str  # as decoded with unquote_plus (AWS, moto, MinIO encode keys in events)
     etag: str | None
+    raw_key: str = ""  # as sent: some servers (MiniStack) send keys unencoded
+
+    def key_candidates(self) -> list[str]:
+        """The decoded key first; the raw one too where decoding changed it (a '+' or '%' in a name)."""
+        return [self.key] + ([self.raw_key] if self.raw_key and self.raw_key != self.key else [])
 
 
 def created_objects(payload: Any) -> Iterator[CreatedObject]:
@@ -32,7 +37,7 @@ def created_objects(payload: Any) -> Iterator[CreatedObject]:
         if "key" not in obj:
             continue
         etag = obj.get("eTag") or obj.get("etag")
-        yield CreatedObject(bucket, unquote_plus(obj["key"]), etag)
+        yield CreatedObject(bucket, unquote_plus(obj["key"]), etag, obj["key"])
 
 
 def from_sqs_body(body: str) -> list[CreatedObject]:

@@ -91,6 +91,8 @@ class Service:
             with open(audio, "rb") as handle:
                 sent = httpx.post(body["upload_url"], data=body["fields"], files={"file": handle}, timeout=60)
         sent.raise_for_status()
+        if body["method"] == "POST":  # straight into the bucket: tell the API it landed
+            httpx.post(body["complete_url"], timeout=30).raise_for_status()
         return body
 
     def wait_finished(self, task_id: str, timeout: float = 240) -> dict:

@@ -47,6 +47,10 @@ def result_key(job_id: str) -> str:
     return f"{RESULTS_PREFIX}{job_id}.json"
 
 
+def job_id_of_result_key(key: str) -> str:
+    return key.removeprefix(RESULTS_PREFIX).removesuffix(".json")
+
+
 def runner_key(runner_id: str) -> str:
     return f"{RUNNERS_PREFIX}{runner_id}.json"
 

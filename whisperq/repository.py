@@ -7,8 +7,10 @@ keep the entry of the most advanced state (see :func:`_pick_latest`), and the ne
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -26,6 +28,9 @@ _STATE_RANK = {
     JobState.ERROR: 3,
     JobState.CANCELLED: 3,
 }
+
+
+INDEX_READERS = 16
 
 
 class JobNotFound(KeyError):
@@ -163,17 +168,19 @@ class JobRepository:
             self.store.delete(key)
 
     def list_state(self, state: JobState, limit: int | None = None) -> list[dict]:
-        """Summaries of jobs in ``state``: oldest first while waiting, newest first once finished."""
-        out: list[dict] = []
-        for key in self.store.list_keys(layout.index_prefix(state)):
-            try:
-                summary, _ = self.store.get_json(key)
-            except ObjectNotFound:
-                continue  # moved on between list and read
-            out.append(summary)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        """Summaries of jobs in ``state``: oldest first while waiting, newest first once finished.
+
+        The entries are read concurrently: on S3 each read is a round trip of its own."""
+        keys = list(itertools.islice(self.store.list_keys(layout.index_prefix(state)), limit))
+        with ThreadPoolExecutor(max_workers=min(INDEX_READERS, max(1, len(keys)))) as pool:
+            summaries = list(pool.map(self._read_summary, keys))
+        return [s for s in summaries if s is not None]
+
+    def _read_summary(self, key: str) -> dict | None:
+        try:
+            return self.store.get_json(key)[0]
+        except ObjectNotFound:
+            return None  # moved on between list and read
 
     def iter_index_keys(self, state: JobState) -> Iterator[str]:
         return self.store.list_keys(layout.index_prefix(state))

@@ -21,11 +21,14 @@ def handle_created(ctx: AppContext, objects: list[CreatedObject]) -> list[str]:
     bucket = getattr(ctx.store, "bucket", None)
     changed = []
     for obj in objects:
-        if (bucket and obj.bucket and obj.bucket != bucket) or not obj.key.startswith(prefix):
+        if bucket and obj.bucket and obj.bucket != bucket:
             continue
-        job = ctx.intake.object_created(obj.key[len(prefix):])
-        if job is not None:
-            changed.append(job.id)
+        for key in obj.key_candidates():
+            if key.startswith(prefix) and ctx.store.exists(key[len(prefix):]):
+                job = ctx.intake.object_created(key[len(prefix):])
+                if job is not None:
+                    changed.append(job.id)
+                break
     return changed
 
 

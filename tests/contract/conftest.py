@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DUMMY_AWS_ENV, Server, running, unique_name
+from tests.servers import Server, unique_name
 from whisperq.queue import Queue, open_queue
 from whisperq.queue.sqlite import SqliteQueue
 from whisperq.queue.sqs import ensure_queue
@@ -78,32 +78,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         reason = KNOWN_FAILURES.get(item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-
-
-@pytest.fixture(scope="session")
-def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Dummy credentials, and no profile, config file or endpoint of the machine leaking in."""
-    missing = str(tmp_path_factory.mktemp("aws") / "none")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in DUMMY_AWS_ENV.items():
-            patch.setenv(name, value)
-        patch.setenv("AWS_CONFIG_FILE", missing)
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", *(f"AWS_ENDPOINT_URL{s}" for s in ("", "_S3", "_SQS"))):
-            patch.delenv(name, raising=False)
-        yield
-
-
-@pytest.fixture(scope="session")
-def moto_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running("moto", tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def ministack_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running("ministack", tmp_path_factory.mktemp("ministack")) as server:
-        yield server
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))

@@ -1,0 +1,149 @@
+"""The Lambda entry points with real AWS event JSON, against S3 and SQS protocol servers (moto and
+MiniStack): API Gateway HTTP API and REST API events through Mangum, and S3 notifications that the
+server itself delivered into SQS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import boto3
+import httpx
+import pytest
+
+from functions import lambda_handler
+from tests.servers import unique_name
+from tests.speech import SPEECH_DIR
+from whisperq.queue.sqs import ensure_queue
+from whisperq.settings import get_settings
+from whisperq.store.s3 import S3Store
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["moto", "ministack"])
+def aws(request, monkeypatch, tmp_path):
+    server = request.getfixturevalue(f"{request.param}_server")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    name = unique_name("wq")
+    S3Store(name).create_bucket()
+    jobs_url = ensure_queue(name, max_receives=4, visibility_timeout_s=30)
+    sqs = boto3.client("sqs")
+    events_url = sqs.create_queue(QueueName=f"{name}-events")["QueueUrl"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("s3").put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
+        "QueueConfigurations": [
+            {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"],
+             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
+            for prefix in ("inbox/", "audio/")
+        ]
+    })
+    for name_, value in {"WHISPERQ_STORE_URL": f"s3://{name}", "WHISPERQ_QUEUE_URL": jobs_url,
+                         "WHISPERQ_DATA_DIR": str(tmp_path / "lambda-tmp")}.items():
+        monkeypatch.setenv(name_, value)
+    get_settings.cache_clear()
+    monkeypatch.setattr(lambda_handler, "_app", None)
+    yield {"bucket": name, "events_url": events_url, "sqs": sqs, "kind": request.param}
+    get_settings.cache_clear()
+
+
+def http_api_event(method: str, path: str, body: dict | None = None, query: str = "") -> dict:
+    """An API Gateway HTTP API (payload 2.0) event, as Lambda receives it."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": {"host": "abc123.execute-api.us-east-1.amazonaws.com", "content-type": "application/json",
+                    "content-length": str(len(raw))},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
+                     "userAgent": "curl/8"},
+            "requestId": "req-1", "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:16:00:00 +0000",
+            "timeEpoch": 1795622400000,
+        },
+        "body": base64.b64encode(raw).decode() if raw else None, "isBase64Encoded": bool(raw),
+    }
+
+
+def rest_api_event(method: str, path: str) -> dict:
+    """An API Gateway REST API (payload 1.0) proxy event."""
+    return {
+        "resource": "/{proxy+}", "path": path, "httpMethod": method,
+        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": {"proxy": path[1:]},
+        "stageVariables": None,
+        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/prod{path}", "stage": "prod",
+                           "requestId": "req-2", "accountId": "123456789012", "apiId": "abc123",
+                           "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8"}},
+        "body": None, "isBase64Encoded": False,
+    }
+
+
+def sqs_event(messages: list[dict]) -> dict:
+    """The SQS event Lambda's event source mapping builds from received messages."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events", "awsRegion": "us-east-1",
+    } for m in messages]}
+
+
+def drain_events(aws: dict, wanted: int, timeout: float = 20) -> list[dict]:
+    messages: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < wanted and time.monotonic() < deadline:
+        got = aws["sqs"].receive_message(QueueUrl=aws["events_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        messages += got.get("Messages", [])
+    return messages
+
+
+def _body(response: dict) -> dict:
+    raw = response["body"]
+    return json.loads(base64.b64decode(raw) if response.get("isBase64Encoded") else raw)
+
+
+def test_http_and_rest_api_events_reach_the_app(aws):
+    queue = lambda_handler.handler(http_api_event("GET", "/api/queue"), None)
+    assert queue["statusCode"] == 200
+    assert set(_body(queue)) >= {"queue", "processing", "completed", "failed"}
+    health = lambda_handler.handler(rest_api_event("GET", "/healthz"), None)
+    assert health["statusCode"] == 200 and _body(health)["status"] == "ok"
+    missing = lambda_handler.handler(http_api_event("GET", "/api/status/ffff"), None)
+    assert missing["statusCode"] == 404 and _body(missing)["error"] == "Task not found"
+
+
+def test_presigned_post_and_bucket_events_queue_the_job(aws):
+    grant = lambda_handler.handler(http_api_event("POST", "/api/uploads", {"filename": "my call+1.wav",
+                                                                           "model_name": "tiny.en"}), None)
+    assert grant["statusCode"] == 200, grant
+    body = _body(grant)
+    assert body["method"] == "POST" and body["max_bytes"] > 0
+    with open(SPEECH_DIR / "en_ivr.wav", "rb") as audio:
+        sent = httpx.post(body["upload_url"], data=body["fields"], files={"file": ("my call+1.wav", audio)})
+    assert sent.status_code in (200, 204), sent.text
+    status = lambda_handler.handler(http_api_event("GET", f"/api/status/{body['task_id']}"), None)
+    assert _body(status)["status"] == "awaiting_upload"
+
+    messages = drain_events(aws, 2)  # the s3:TestEvent of the configuration, and the upload
+    assert messages, "the server delivered no S3 notification"
+    result = lambda_handler.events_handler(sqs_event(messages), None)
+    assert result == {"batchItemFailures": []}
+    status = lambda_handler.handler(http_api_event("GET", f"/api/status/{body['task_id']}"), None)
+    assert _body(status)["status"] == "queued"
+    again = lambda_handler.events_handler(sqs_event(messages), None)  # duplicate delivery: nothing new
+    assert again == {"batchItemFailures": []}
+
+
+def test_dropped_files_become_one_job_each(aws):
+    s3 = boto3.client("s3")
+    audio = (SPEECH_DIR / "en_ivr.wav").read_bytes()
+    for key in ("inbox/day one/a+b.wav", "inbox/day one/c.wav", "inbox/day one/c.wav.json"):
+        s3.put_object(Bucket=aws["bucket"], Key=key, Body=b'{"model": "tiny.en"}' if key.endswith(".json") else audio)
+    messages = drain_events(aws, 4)
+    lambda_handler.events_handler(sqs_event(messages), None)
+    lambda_handler.events_handler(sqs_event(messages), None)
+    listing = _body(lambda_handler.handler(http_api_event("GET", "/api/queue"), None))
+    names = sorted(entry["filename"] for entry in listing["queue"])
+    assert names == ["a_b.wav", "c.wav"]
