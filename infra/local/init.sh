@@ -58,6 +58,7 @@ ensure_bucket localstack
 jobs_dlq_url=$(ensure_queue "$JOBS_DLQ" '{"MessageRetentionPeriod": "1209600"}')
 jobs_attributes="$(redrive "$(queue_arn "$jobs_dlq_url")" "$MAX_RECEIVE_COUNT"), \"VisibilityTimeout\": \"$VISIBILITY_TIMEOUT\", \"MessageRetentionPeriod\": \"1209600\"}"
 jobs_url=$(ensure_queue "$JOBS_QUEUE" "$jobs_attributes")
+ensure_queue "$JOBS_QUEUE-high" "$jobs_attributes" >/dev/null  # priority=high jobs (the code adds "-high")
 echo "localstack: jobs queue $jobs_url (dead letters after $MAX_RECEIVE_COUNT receives: $jobs_dlq_url)"
 
 events_dlq_url=$(ensure_queue "$EVENTS_DLQ" '{"MessageRetentionPeriod": "1209600"}')

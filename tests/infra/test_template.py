@@ -388,7 +388,8 @@ def test_api_role_can_store_objects_and_enqueue_but_not_consume(resources):
         "s3:AbortMultipartUpload",
     }
     assert granted[arn_of("Bucket")] == {"s3:ListBucket"}
-    assert granted[arn_of("JobsQueue")] == {"sqs:SendMessage", "sqs:GetQueueAttributes"}
+    for queue in ("JobsQueue", "JobsHighPriorityQueue"):
+        assert granted[arn_of(queue)] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     assert not {"sqs:DeleteMessage", "sqs:SendMessage"} & granted[arn_of("JobsDeadLetterQueue")]
     assert arn_of("EventsQueue") not in granted
 
@@ -451,11 +452,12 @@ def test_scaling_follows_the_jobs_queue_backlog(resources):
     idle = props(resources, "RunnerIdleAlarm")
     watched = {m["MetricStat"]["Metric"]["MetricName"] for m in idle["Metrics"] if "MetricStat" in m}
     assert watched == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
-    assert all(
-        queue_of(m["MetricStat"]["Metric"]) == {"Fn::GetAtt": ["JobsQueue", "QueueName"]}
-        for m in idle["Metrics"]
-        if "MetricStat" in m
-    )
+    assert {
+        queue_of(m["MetricStat"]["Metric"])["Fn::GetAtt"][0] for m in idle["Metrics"] if "MetricStat" in m
+    } == {"JobsQueue", "JobsHighPriorityQueue"}
+    high = props(resources, "RunnerHighPriorityBacklogAlarm")
+    assert queue_of(high) == {"Fn::GetAtt": ["JobsHighPriorityQueue", "QueueName"]}
+    assert high["AlarmActions"] == [{"Ref": "RunnerScaleOutPolicy"}]
     assert idle["AlarmActions"] == [{"Ref": "RunnerScaleInPolicy"}]
     scale_in = props(resources, "RunnerScaleInPolicy")
     assert scale_in["AdjustmentType"] == "ExactCapacity"
