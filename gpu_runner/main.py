@@ -28,7 +28,9 @@ def build_runner(settings: Settings, device: str) -> Runner:
     factory = partial(
         create_engine, engine_name, device=device, compute_type=rs.compute_type, cpu_threads=threads
     )
-    models = ModelManager(lambda folder: factory(folder), settings.model_dirs, settings.model_cache_dir)
+    models = ModelManager(
+        lambda folder: factory(folder), settings.model_dirs, settings.model_cache_dir, rs.max_loaded_models
+    )
     store = open_store(settings.resolved_store_url())
     queue = open_queue(
         settings.resolved_queue_url(), visibility_timeout_s=rs.visibility_timeout_s, max_receives=rs.max_attempts + 1

@@ -20,10 +20,13 @@ EngineFactory = Callable[[Path], Engine]
 
 
 class ModelManager:
-    def __init__(self, engine_factory: EngineFactory, model_dirs: list[Path], cache_dir: Path):
+    def __init__(
+        self, engine_factory: EngineFactory, model_dirs: list[Path], cache_dir: Path, max_loaded: int = 0
+    ):
         self._engine_factory = engine_factory
         self._model_dirs = list(model_dirs)
         self._cache_dir = Path(cache_dir)
+        self._max_loaded = max_loaded  # 0: no limit
         self._lock = threading.RLock()
         self._engines: dict[str, Engine] = {}
         self._last_used: dict[str, float] = {}
@@ -57,6 +60,7 @@ class ModelManager:
                 raise models.ModelNotAvailable(
                     f"model {name!r} is not installed on this runner; installed: {', '.join(sorted(sources))}"
                 )
+            self._make_room()
             try:
                 source = sources[name]
                 if not models.is_assembled(source, self._cache_dir):
@@ -74,6 +78,13 @@ class ModelManager:
             self._states[name] = "loaded"
             self._last_used[name] = time.monotonic()
             return engine
+
+    def _make_room(self) -> None:
+        """Unload the least recently used models until one more fits under the limit."""
+        while self._max_loaded and len(self._engines) >= self._max_loaded:
+            oldest = min(self._engines, key=lambda n: self._last_used.get(n, 0.0))
+            log.info("unloading %s to make room (at most %d loaded)", oldest, self._max_loaded)
+            self.unload(oldest)
 
     def unload(self, name: str) -> bool:
         with self._lock:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpu_runner.model_manager import ModelManager
+from gpu_runner.telemetry import device_gpus
 from gpu_runner.transcription import BadJob, transcribe_job
 from whisperq import formats, layout
 from whisperq.events import EventLog
@@ -333,6 +334,7 @@ class Runner:
 
     def _beat(self) -> None:
         self.heartbeat.models = self.models.states()
+        self.heartbeat.gpus = device_gpus(self.identity.device)
         try:
             write_heartbeat(self.store, self.heartbeat)
         except Exception:  # noqa: BLE001

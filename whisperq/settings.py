@@ -54,6 +54,9 @@ class RunnerSettings(BaseModel):
     )
     poll_wait_s: float = Field(5.0, ge=0, le=20, description="Long-poll wait of one queue receive.")
     max_attempts: int = Field(3, ge=1, description="Attempts before a job ends in `error`.")
+    max_loaded_models: int = Field(
+        0, ge=0, description="Models kept loaded per runner; loading one more unloads the least recently used (0: no limit)."
+    )
     model_idle_unload_s: float = Field(
         900.0, ge=0, description="Unload a model unused for this long (0: never)."
     )
