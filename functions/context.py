@@ -59,7 +59,7 @@ def build_context(settings: Settings) -> AppContext:
         queue=queue,
         repo=repo,
         events=events,
-        intake=Intake(store, repo, queue, events),
+        intake=Intake(store, repo, queue, events, max_upload_bytes=settings.max_upload_bytes),
         upload_dir=(settings.data_dir / "uploads").resolve(),
     )
 

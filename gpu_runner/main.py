@@ -48,7 +48,10 @@ def build_runner(settings: Settings, device: str) -> Runner:
     retention = RetentionSweeper(
         store, repo, events, audio_days=settings.retention_audio_days, result_days=settings.retention_result_days
     )
-    return Runner(identity, store, queue, models, rs, engine_name, work_dir, webhooks=webhooks, retention=retention)
+    return Runner(
+        identity, store, queue, models, rs, engine_name, work_dir,
+        webhooks=webhooks, retention=retention, max_upload_bytes=settings.max_upload_bytes,
+    )
 
 
 def run(settings: Settings, device: str) -> None:

@@ -75,6 +75,7 @@ class Runner:
         work_dir: Path | None = None,
         webhooks: WebhookDeliverer | None = None,
         retention: RetentionSweeper | None = None,
+        max_upload_bytes: int = 0,
     ):
         self.identity = identity
         self.store = store
@@ -83,7 +84,7 @@ class Runner:
         self.models = models
         self.settings = settings
         self.events = EventLog(store, source=identity.runner_id)
-        self.intake = Intake(store, self.repo, queue, self.events)
+        self.intake = Intake(store, self.repo, queue, self.events, max_upload_bytes=max_upload_bytes)
         self.webhooks = webhooks
         self.retention = retention
         self.work_dir = Path(work_dir or tempfile.gettempdir())

@@ -38,6 +38,7 @@ class Intake:
     repo: JobRepository
     queue: Queue
     events: EventLog
+    max_upload_bytes: int = 0  # 0: no limit; enforced again here since not every S3 server checks a presigned POST
 
     # --- REST and presigned uploads ---------------------------------------------------------------
     def create_queued(self, job: Job) -> Job:
@@ -66,6 +67,10 @@ class Intake:
             info = self.store.head(job.audio_key)
         except ObjectNotFound:
             return None
+        if self.max_upload_bytes and info.size > self.max_upload_bytes:
+            self._refuse_upload(job_id, f"the upload is {info.size} bytes; the limit is {self.max_upload_bytes}")
+            self.store.delete(job.audio_key)
+            return None
 
         def queue_it(j: Job) -> Job | None:
             if j.state is not JobState.AWAITING_UPLOAD:
@@ -83,15 +88,21 @@ class Intake:
         return queued
 
     def expire_upload(self, job_id: str) -> Job | None:
-        def expire(j: Job) -> Job | None:
+        return self._refuse_upload(job_id, "the upload did not arrive before its URL expired")
+
+    def _refuse_upload(self, job_id: str, error: str) -> Job | None:
+        def refuse(j: Job) -> Job | None:
             if j.state is not JobState.AWAITING_UPLOAD:
                 return None
             j.state = JobState.ERROR
-            j.error = "the upload did not arrive before its URL expired"
+            j.error = error
             j.completed_at = time.time()
             return j
 
-        return self.repo.update(job_id, expire)
+        refused = self.repo.update(job_id, refuse)
+        if refused is not None:
+            self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
+        return refused
 
     # --- drop folder ------------------------------------------------------------------------------
     def object_created(self, key: str) -> Job | None:

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 import time
-import uuid
 
 import httpx
 
@@ -96,14 +95,16 @@ class WebhookDeliverer:
             return
         result = self.repo.get_result(job.id) if job.state.value == "done" else None
         body = json.dumps(job_status(job, result), ensure_ascii=False).encode()
-        attempt = self._post(debt["url"], body, len(job.webhook.attempts) + 1 if job.webhook else 1)
+        attempt = self._post(debt["url"], body, job.id, len(job.webhook.attempts) + 1 if job.webhook else 1)
         self._record(job, debt, key, etag, attempt)
 
-    def _post(self, url: str, body: bytes, number: int) -> WebhookAttempt:
+    def _post(self, url: str, body: bytes, job_id: str, number: int) -> WebhookAttempt:
+        # Delivery is at least once (a runner can die after the POST, before recording it): the
+        # delivery id stays the same across attempts so receivers can drop repeats.
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "whisperq-webhook",
-            "X-Whisperq-Delivery": uuid.uuid4().hex,
+            "X-Whisperq-Delivery": job_id,
             "X-Whisperq-Attempt": str(number),
         }
         if self.secret:

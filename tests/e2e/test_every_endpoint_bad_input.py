@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,7 @@ CASES = [
 
 def _snapshot(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".whisperq" not in p.parts
-            and not p.parts[len(root.parts)] in ("logs", "runners")}
+            and p.parts[len(root.parts)] not in ("logs", "runners")}
 
 
 @pytest.mark.parametrize("method, path, kwargs, code", CASES, ids=[f"{m} {p}" for m, p, _, _ in CASES])
@@ -64,6 +65,7 @@ def test_progress_stays_between_zero_and_one_while_running(service: Service):
     while (status := service.get(f"/api/status/{task_id}").json())["status"] in ("queued", "processing"):
         if status["status"] == "processing":
             seen.append(status["progress"])
+        time.sleep(0.05)
     assert all(0.0 <= p <= 1.0 for p in seen)
     assert seen == sorted(seen)  # never goes back
     assert status["status"] == "done" and status["progress"] == 1.0

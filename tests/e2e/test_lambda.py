@@ -147,3 +147,19 @@ def test_dropped_files_become_one_job_each(aws):
     listing = _body(lambda_handler.handler(http_api_event("GET", "/api/queue"), None))
     names = sorted(entry["filename"] for entry in listing["queue"])
     assert names == ["a_b.wav", "c.wav"]
+
+
+def test_presigned_post_over_the_limit_never_becomes_a_job(aws, monkeypatch):
+    monkeypatch.setenv("WHISPERQ_API__MAX_UPLOAD_MB", "0.01")  # 10 KiB
+    get_settings.cache_clear()
+    grant = _body(lambda_handler.handler(http_api_event("POST", "/api/uploads", {"filename": "big.wav"}), None))
+    assert grant["max_bytes"] == 10485
+    with open(SPEECH_DIR / "en_ivr.wav", "rb") as audio:  # 238 KB
+        sent = httpx.post(grant["upload_url"], data=grant["fields"], files={"file": ("big.wav", audio)})
+    lambda_handler.events_handler(sqs_event(drain_events(aws, 2, timeout=5)), None)
+    status = _body(lambda_handler.handler(http_api_event("GET", f"/api/status/{grant['task_id']}"), None))
+    if sent.status_code >= 400:  # the server checked the policy's size range (MiniStack, AWS)
+        assert status["status"] == "awaiting_upload"
+    else:  # the server stored it anyway (moto): the service refuses it
+        assert status["status"] == "error" and "the limit is 10485" in status["error"]
+        assert not S3Store(aws["bucket"]).exists(f"audio/{grant['task_id']}/big.wav")
