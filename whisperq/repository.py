@@ -30,9 +30,6 @@ _STATE_RANK = {
 }
 
 
-INDEX_READERS = 16
-
-
 class JobNotFound(KeyError):
     pass
 
@@ -172,8 +169,12 @@ class JobRepository:
 
         The entries are read concurrently: on S3 each read is a round trip of its own."""
         keys = list(itertools.islice(self.store.list_keys(layout.index_prefix(state)), limit))
-        with ThreadPoolExecutor(max_workers=min(INDEX_READERS, max(1, len(keys)))) as pool:
-            summaries = list(pool.map(self._read_summary, keys))
+        workers = min(self.store.read_concurrency, len(keys))
+        if workers <= 1:
+            summaries = [self._read_summary(key) for key in keys]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                summaries = list(pool.map(self._read_summary, keys))
         return [s for s in summaries if s is not None]
 
     def _read_summary(self, key: str) -> dict | None:

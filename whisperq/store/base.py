@@ -49,6 +49,8 @@ class Store(ABC):
     """
 
     url: str
+    # How many reads are worth running at once: a round trip per read on S3, a page-cache hit on disk.
+    read_concurrency: int = 1
 
     @abstractmethod
     def put_bytes(

@@ -29,6 +29,7 @@ _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class S3Store(Store):
+    read_concurrency = 16
     def __init__(
         self,
         bucket: str,
