@@ -149,8 +149,8 @@ class Runner:
             log.warning("dropping a message for unknown job %s", job_id)
             self.queue.delete(message.receipt)
             return
-        if job.state.terminal or self._running_elsewhere(job):
-            self.queue.delete(message.receipt)  # a duplicate delivery
+        if job.state.terminal or job.state is JobState.AWAITING_UPLOAD or self._running_elsewhere(job):
+            self.queue.delete(message.receipt)  # a duplicate delivery, or one sent before its upload
             return
         if job.attempts >= self.settings.max_attempts:
             self._fail(job_id, f"gave up after {job.attempts} attempts; last: {job.error or 'runner stopped'}")
