@@ -11,6 +11,7 @@ from gpu_runner.engines import create_engine, default_engine_name
 from gpu_runner.model_manager import ModelManager
 from gpu_runner.worker import Runner, RunnerIdentity
 from whisperq.queue import open_queue
+from whisperq.refine.main import open_refine_queue
 from whisperq.settings import Settings
 from whisperq.store import open_store
 
@@ -31,7 +32,10 @@ def build_runner(settings: Settings, device: str) -> Runner:
     )
     work_dir = (settings.data_dir / "work").resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    return Runner(RunnerIdentity.for_device(device, rs.name), store, queue, models, rs, engine_name, work_dir)
+    return Runner(
+        RunnerIdentity.for_device(device, rs.name), store, queue, models, rs, engine_name, work_dir,
+        refine_queue=open_refine_queue(settings),
+    )
 
 
 def run(settings: Settings, device: str) -> None:
