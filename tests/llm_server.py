@@ -54,7 +54,7 @@ class FakeLLM:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-llm", daemon=True).start()
         return self
 
     def close(self) -> None:
