@@ -270,3 +270,12 @@ def test_a_stopping_refiner_hands_the_request_back(bench: Bench, llm: FakeLLM):
     back = bench.repo.get(job.id).job.refine
     assert back.status is RefineStatus.PENDING and back.attempts == 0
     assert bench.queue.counts().visible == 1
+
+
+def test_a_dropped_file_gets_its_refined_text_in_the_outbox(bench: Bench, llm: FakeLLM):
+    job = bench.done_job(upgrade=False)
+    bench.repo.update(job.id, lambda j: j.model_copy(update={"source_key": "inbox/calls/monday.wav"}))
+    request_refinement(bench.repo, bench.queue, job.id)
+    bench.refine(job.id)
+    text, _ = bench.store.get_bytes("outbox/calls/monday.refined.txt")
+    assert text.decode() == "[cleanup] " + " ".join(RAW).upper()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from whisperq import layout
 from whisperq.events import EventLog
+from whisperq.intake import outbox_base
 from whisperq.jobs import Job, RefinedText, RefineState, RefineStatus
 from whisperq.queue import Message, Queue
 from whisperq.queue.visibility import VisibilityExtender
@@ -126,7 +127,9 @@ class Refiner:
         except Exception as exc:  # noqa: BLE001 - a bug or a store failure: recorded, never raised into the loop
             log.exception("refinement of %s failed", job.id)
             outcome = RefineError(RefineStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        self._record(job.id, job.refine.run, outcome, time.monotonic() - started)
+        recorded = self._record(job.id, job.refine.run, outcome, time.monotonic() - started)
+        if recorded is not None and recorded.source_key and isinstance(outcome, RefinedText):
+            self._write_outbox(recorded.source_key, outcome)
         self.queue.delete(message.receipt)
 
     def _refine(self, job: Job) -> RefinedText:
@@ -169,7 +172,9 @@ class Refiner:
         return with_retries(lambda: backend.complete(prompt), policy)
 
     # --- endings -----------------------------------------------------------------------------
-    def _record(self, job_id: str, run: str, outcome: RefinedText | RefineError, elapsed_s: float) -> None:
+    def _record(
+        self, job_id: str, run: str, outcome: RefinedText | RefineError, elapsed_s: float
+    ) -> Job | None:
         def change(job: Job) -> RefineState | None:
             if not _is_current(job, run):
                 return None  # superseded by a newer request meanwhile
@@ -187,9 +192,18 @@ class Refiner:
             recorded = self.repo.update_refine(job_id, change)
         except (JobNotFound, ValueError) as exc:
             log.warning("could not record the refinement of %s: %s", job_id, exc)
-            return
+            return None
         if recorded is not None:
             self._emit(recorded)
+        return recorded
+
+    def _write_outbox(self, source_key: str, refined: RefinedText) -> None:
+        """A dropped file's refined text lands beside its raw results: ``outbox/.../call.refined.txt``."""
+        key = f"{outbox_base(source_key)}.refined.txt"
+        try:
+            self.repo.store.put_bytes(key, refined.text.encode(), content_type="text/plain; charset=utf-8")
+        except Exception:  # noqa: BLE001 - the refined text is in the bucket and the status all the same
+            log.exception("could not write %s", key)
 
     def _emit(self, job: Job) -> None:
         refine = job.refine
