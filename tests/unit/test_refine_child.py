@@ -41,8 +41,8 @@ def test_a_hanging_child_is_killed_at_the_deadline(tmp_path: Path):
     pid_file = tmp_path / "pid"
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded, match="killed"):
-        run_with_deadline(child_targets.hang_forever, (str(pid_file),), deadline_s=1.5)
-    assert 1.4 <= time.monotonic() - started < 8
+        run_with_deadline(child_targets.hang_forever, (str(pid_file),), deadline_s=2.5)
+    assert 2.4 <= time.monotonic() - started < 10
     pid = int(pid_file.read_text())
     assert not _alive(pid)
 
@@ -52,7 +52,7 @@ def test_g4f_backend_maps_the_deadline_to_timeout(monkeypatch, tmp_path: Path):
     from whisperq.refine.errors import RefineError
 
     monkeypatch.setattr(g4f_backend.importlib.util, "find_spec", lambda name: object())
-    backend = g4f_backend.G4FBackend("gpt-4o-mini", timeout_s=1.0)
+    backend = g4f_backend.G4FBackend("gpt-4o-mini", timeout_s=2.5)
     pid_file = tmp_path / "pid"
 
     def hang(func, args, deadline_s):  # the real deadline runner, with a child that never answers
@@ -62,7 +62,7 @@ def test_g4f_backend_maps_the_deadline_to_timeout(monkeypatch, tmp_path: Path):
     with pytest.raises(RefineError) as caught:
         backend.complete("prompt")
     assert caught.value.status is RefineStatus.TIMEOUT
-    assert "g4f" in caught.value.message and "1s" in caught.value.message
+    assert "g4f" in caught.value.message and "2.5s" in caught.value.message
     assert not _alive(int(pid_file.read_text()))
 
 
