@@ -18,6 +18,7 @@ from functions.routes import (
     metrics,
     openai_compat,
     queue,
+    refine,
     results,
     runners,
     status,
@@ -44,7 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api_keys is not None and settings.api_keys.get_secret_value().strip():
         digests = key_digests(settings.api_keys.get_secret_value())
         app.add_middleware(ApiKeyMiddleware, digests=digests, events_token_set=settings.api.events_token is not None)
-    routers = (transcribe, openai_compat, uploads, status, results, tasks, queue, runners, logs, events, metrics, health, dashboard)
+    routers = (
+        transcribe, openai_compat, uploads, status, results, tasks, refine, queue, runners, logs, events, metrics,
+        health, dashboard,
+    )
     for module in routers:
         app.include_router(module.router)
     return app

@@ -28,6 +28,7 @@ class AppContext:
     intake: Intake
     upload_dir: Path
     _signing_secret: bytes | None = None
+    _refine_queue: Queue | None = None
 
     @property
     def signing_secret(self) -> bytes:
@@ -39,7 +40,18 @@ class AppContext:
             )
         return self._signing_secret
 
+    @property
+    def refine_queue(self) -> Queue:
+        """Opened on first use: most requests never need it."""
+        if self._refine_queue is None:
+            from whisperq.refine.main import open_refine_queue
+
+            self._refine_queue = open_refine_queue(self.settings)
+        return self._refine_queue
+
     def close(self) -> None:
+        if self._refine_queue is not None:
+            self._refine_queue.close()
         self.queue.close()
         self.store.close()
 

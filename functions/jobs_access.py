@@ -6,7 +6,7 @@ import asyncio
 
 from functions.context import AppContext
 from functions.errors import ApiError
-from whisperq.jobs import Job, JobState, TranscriptResult
+from whisperq.jobs import Job, JobState, RefinedText, RefineStatus, TranscriptResult
 from whisperq.repository import JobNotFound
 from whisperq.store import InvalidKey
 
@@ -28,3 +28,10 @@ async def load_job(ctx: AppContext, task_id: str, with_result: bool = False) -> 
         return await asyncio.to_thread(load)
     except (JobNotFound, InvalidKey):
         raise ApiError(404, "Task not found", task_id=task_id) from None
+
+
+async def load_refined(ctx: AppContext, job: Job) -> RefinedText | None:
+    """The refined text of a job whose refinement succeeded (None otherwise)."""
+    if job.refine is None or job.refine.status is not RefineStatus.OK:
+        return None
+    return await asyncio.to_thread(ctx.repo.get_refined, job.id, job.refine.run)

@@ -14,6 +14,7 @@ from whisperq.events import EventLog
 from whisperq.queue import open_queue
 from whisperq.repository import JobRepository
 from whisperq.retention import RetentionSweeper
+from whisperq.refine.main import open_refine_queue
 from whisperq.settings import Settings
 from whisperq.store import open_store
 from whisperq.webhooks import WebhookDeliverer
@@ -51,6 +52,7 @@ def build_runner(settings: Settings, device: str) -> Runner:
     return Runner(
         identity, store, queue, models, rs, engine_name, work_dir,
         webhooks=webhooks, retention=retention, max_upload_bytes=settings.max_upload_bytes,
+        refine_queue=open_refine_queue(settings),
     )
 
 

@@ -24,9 +24,11 @@ from whisperq import formats, layout
 from whisperq.events import EventLog
 from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
 from whisperq.intake import Intake, outbox_base, write_outbox_error
-from whisperq.jobs import Job, JobState, TranscriptResult
+from whisperq.jobs import Job, JobState, TranscriptResult, new_refine_run
 from whisperq.models import ModelNotAvailable
-from whisperq.queue import Message, Queue, ReceiptInvalid
+from whisperq.queue import Message, Queue
+from whisperq.queue.visibility import VisibilityExtender
+from whisperq.refine.requests import send_refine_request
 from whisperq.repository import JobNotFound, JobRepository
 from whisperq.retention import RetentionSweeper
 from whisperq.settings import RunnerSettings
@@ -76,10 +78,12 @@ class Runner:
         webhooks: WebhookDeliverer | None = None,
         retention: RetentionSweeper | None = None,
         max_upload_bytes: int = 0,
+        refine_queue: Queue | None = None,
     ):
         self.identity = identity
         self.store = store
         self.queue = queue
+        self.refine_queue = refine_queue  # refine requests (upgrade_transcribation) go there
         self.repo = JobRepository(store)
         self.models = models
         self.settings = settings
@@ -149,14 +153,19 @@ class Runner:
             log.warning("dropping a message for unknown job %s", job_id)
             self.queue.delete(message.receipt)
             return
-        if job.state.terminal or job.state is JobState.AWAITING_UPLOAD or self._running_elsewhere(job):
-            self.queue.delete(message.receipt)  # a duplicate delivery, or one sent before its upload
+        if job.state is JobState.AWAITING_UPLOAD:
+            self.queue.delete(message.receipt)  # sent before its upload arrived: the upload queues it
+            return
+        if job.state.terminal or self._running_elsewhere(job):
+            # A duplicate delivery. A runner may have died between "done" and sending the refine request.
+            if self._send_refine_request(job):
+                self.queue.delete(message.receipt)
             return
         if job.attempts >= self.settings.max_attempts:
             self._fail(job_id, f"gave up after {job.attempts} attempts; last: {job.error or 'runner stopped'}")
             self.queue.delete(message.receipt)
             return
-        extender = _VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
+        extender = VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
         extender.start()
         try:
             self._process(job_id, message)
@@ -209,6 +218,8 @@ class Runner:
                     f"({result.duration or 0:.1f}s of audio, {job.params.model_name})",
                     job_id=job_id,
                 )
+            if done is not None and not self._send_refine_request(done):
+                return  # the job message comes back, and its duplicate sends the request again
         self.queue.delete(message.receipt)
 
     def _claim(self, job: Job) -> Job | None:
@@ -253,7 +264,22 @@ class Runner:
         job.result_key = layout.result_key(job.id)
         job.audio_duration = result.duration
         job.language = result.language
+        if job.params.upgrade_transcribation and job.refine is None:
+            job.refine = new_refine_run()  # a refiner takes it from here; the job is done already
         return job
+
+    def _send_refine_request(self, job: Job) -> bool:
+        """Send a pending refine request; False only when sending failed."""
+        if self.refine_queue is None:
+            if job.refine is not None:
+                log.warning("job %s asks for refinement but this runner has no refine queue", job.id)
+            return True
+        try:
+            send_refine_request(self.refine_queue, job)
+        except Exception:  # noqa: BLE001 - retried through the job message, which is not deleted
+            log.exception("could not send the refine request of job %s", job.id)
+            return False
+        return True
 
     def _fail(self, job_id: str, error: str) -> None:
         def change(job: Job) -> Job | None:
@@ -403,31 +429,6 @@ class _ProgressWriter:
         self.runner.repo.update(self.job_id, change)
 
 
-class _VisibilityExtender:
-    """Keeps a message hidden while its job runs, so no other runner takes it."""
-
-    def __init__(self, queue: Queue, receipt: str, timeout_s: int):
-        self.queue = queue
-        self.receipt = receipt
-        self.timeout_s = timeout_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="visibility", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(max(1.0, self.timeout_s / 3)):
-            try:
-                self.queue.change_visibility(self.receipt, self.timeout_s)
-            except ReceiptInvalid:
-                return
-            except Exception:  # noqa: BLE001 - try again next round
-                log.exception("could not extend the visibility of %s", self.receipt)
 
 
 def _quietly(func, *args) -> None:

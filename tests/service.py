@@ -19,6 +19,10 @@ FAST_SETTINGS = {
     "WHISPERQ_RUNNER__CPU_THREADS": "2",
     "WHISPERQ_RUNNER__DEVICES": "cpu",
     "WHISPERQ_RUNNER__INBOX_POLL_S": "1",
+    "WHISPERQ_REFINE__POLL_WAIT_S": "1",
+    # Tests never reach a real LLM provider: a test that refines names its own local server.
+    "OPENAI_BASE_URL": "",
+    "OPENAI_API_KEY": "",
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 
@@ -103,6 +107,17 @@ class Service:
                 return status
             time.sleep(0.3)
         raise TimeoutError(f"task {task_id} not finished after {timeout}s; log: {self.log_tail()}")
+
+    def wait_refined(self, task_id: str, timeout: float = 60) -> dict:
+        """The status once the task is done and its refinement finished, whichever way."""
+        status = self.wait_finished(task_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if status["refine"] and status["refine"]["status"] not in ("pending", "running"):
+                return status
+            time.sleep(0.2)
+            status = self.get(f"/api/status/{task_id}").json()
+        raise TimeoutError(f"refinement of {task_id} not finished after {timeout}s: {status}; log: {self.log_tail()}")
 
     def kill9(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)

@@ -1,4 +1,5 @@
-"""The ``whisperq`` command: ``serve`` (API and runners), ``api`` (functions alone), ``runner``."""
+"""The ``whisperq`` command: ``serve`` (API, runners and a refiner), ``api`` (functions alone), ``runner``,
+``refiner`` (LLM refinement of finished transcripts)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     children = [python_child("api", *api_args)]
     devices = resolve_devices(settings.runner.devices)
     children += [python_child(f"runner[{d}]", "runner", "--device", d) for d in devices]
+    children.append(python_child("refiner", "refiner"))
     print(f"whisperq: serving on http://{api_args[2]}:{api_args[4]} with data in {settings.data_dir.resolve()}")
     raise SystemExit(Supervisor(children, env=child_env(_pinned_paths(settings))).run())
 
@@ -56,6 +58,7 @@ def _pinned_paths(settings: Settings) -> dict[str, str]:
         "WHISPERQ_DATA_DIR": str(settings.data_dir.resolve()),
         "WHISPERQ_STORE_URL": settings.resolved_store_url(),
         "WHISPERQ_QUEUE_URL": settings.resolved_queue_url(),
+        "WHISPERQ_REFINE_QUEUE_URL": settings.resolved_refine_queue_url(),
     }
 
 
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="whisperq", description=__doc__)
     parser.add_argument("--data-dir", help="data folder of the embedded default (WHISPERQ_DATA_DIR)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("serve", "API and one runner per device"), ("api", "the API (functions) alone")):
+    for name, text in (("serve", "API, one runner per device and a refiner"), ("api", "the API (functions) alone")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--host")
         cmd.add_argument("--port", type=int)
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     from whisperq.client import add_arguments
 
     add_arguments(submit)
+    sub.add_parser("refiner", help="LLM refinement of finished transcripts (upgrade_transcribation)")
     table = sub.add_parser("settings", help="print every setting as a Markdown table")
     table.add_argument("--update-readme", metavar="README", help="rewrite the table inside this README")
     args = parser.parse_args(argv)
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         _api(settings, args.host, args.port)
     elif args.command == "runner":
         _runner(settings, args.device)
+    elif args.command == "refiner":
+        from whisperq.refine.main import run
+
+        run(settings)
     else:
         _serve(settings, args.host, args.port)
 

@@ -55,6 +55,61 @@ def check_transition(current: JobState, target: JobState) -> None:
 class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
+class RefineStatus(StrEnum):
+    """The refinement of a done job's text: its own sub-state; the job stays ``done`` throughout."""
+
+    PENDING = "pending"  # requested; a message is on the refine queue
+    RUNNING = "running"  # a refiner is working on it
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"  # 429 after every retry
+    SERVER_ERROR = "server_error"  # 5xx after every retry
+    TIMEOUT = "timeout"  # no answer within the timeout (or the hard deadline of a child process)
+    UNREACHABLE = "unreachable"  # no server at the address
+    NOT_CONFIGURED = "not_configured"  # no provider configured: nothing was sent anywhere
+    DISABLED = "disabled"  # WHISPERQ_REFINE__BACKEND=none
+    FAILED = "failed"  # anything else: refused request, bad answer, the refiner gave up
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RefineStatus.PENDING, RefineStatus.RUNNING)
+
+
+# A finished refinement can be requested again; pending and running can be superseded by a new request.
+ALLOWED_REFINE_TRANSITIONS: dict[RefineStatus | None, frozenset[RefineStatus]] = {
+    None: frozenset({RefineStatus.PENDING}),
+    RefineStatus.PENDING: frozenset(RefineStatus),
+    RefineStatus.RUNNING: frozenset(RefineStatus),
+}
+
+
+def check_refine_transition(current: RefineStatus | None, target: RefineStatus) -> None:
+    allowed = ALLOWED_REFINE_TRANSITIONS.get(current, frozenset({RefineStatus.PENDING}))
+    if target not in allowed:
+        shown = current.value if current else "not requested"
+        raise ValueError(f"a refinement cannot go from {shown} to {target.value}")
+
+
+class RefineState(BaseModel):
+    """The manifest's ``refine`` object. ``run`` names one request: a message or an outcome of an
+    older run (superseded by ``POST /api/tasks/{id}/refine``) is ignored."""
+
+    run: str
+    status: RefineStatus = RefineStatus.PENDING
+    preset: str | None = None  # None: the configured default
+    backend: str | None = None
+    model: str | None = None
+    requested_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    completed_at: float | None = None
+    elapsed_s: float | None = None
+    attempts: int = 0  # deliveries to a refiner (a refiner that died leaves one behind)
+    chunks: int | None = None
+    error: str | None = None
+    refined_key: str | None = None  # refined/{job_id}/{run}.json once status is ok
+
+
+def new_refine_run(preset: str | None = None) -> RefineState:
+    return RefineState(run=uuid.uuid4().hex[:12], preset=preset)
 
 
 class JobParams(BaseModel):
@@ -115,6 +170,7 @@ class Job(BaseModel):
     webhook: WebhookLog | None = None
     audio_expired_at: float | None = None
     result_expired_at: float | None = None
+    refine: RefineState | None = None  # LLM refinement of the text, once done (upgrade_transcribation)
 
     @property
     def queue_time(self) -> float | None:
@@ -169,3 +225,17 @@ class TranscriptResult(BaseModel):
     engine: str
     device: str
     elapsed_s: float
+
+
+class RefinedText(BaseModel):
+    """``refined/{job_id}/{run}.json``: written once per refinement run; the raw result stays as it was."""
+
+    job_id: str
+    run: str
+    text: str
+    preset: str
+    backend: str
+    model: str
+    elapsed_s: float
+    chunks: int
+    created_at: float = Field(default_factory=time.time)

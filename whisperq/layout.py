@@ -16,6 +16,7 @@ from whisperq.jobs import JobState
 AUDIO_PREFIX = "audio/"
 JOBS_PREFIX = "jobs/"
 RESULTS_PREFIX = "results/"
+REFINED_PREFIX = "refined/"
 RUNNERS_PREFIX = "runners/"
 LOGS_PREFIX = "logs/"
 INDEX_PREFIX = "index/"
@@ -49,6 +50,10 @@ def result_key(job_id: str) -> str:
 
 def job_id_of_result_key(key: str) -> str:
     return key.removeprefix(RESULTS_PREFIX).removesuffix(".json")
+
+
+def refined_key(job_id: str, run: str) -> str:
+    return f"{REFINED_PREFIX}{job_id}/{run}.json"
 
 
 def runner_key(runner_id: str) -> str:

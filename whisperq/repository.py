@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from whisperq import layout
-from whisperq.jobs import Job, JobState, TranscriptResult, check_transition
+from whisperq.jobs import (
+    Job,
+    JobState,
+    RefinedText,
+    RefineState,
+    TranscriptResult,
+    check_refine_transition,
+    check_transition,
+)
 from whisperq.store import ObjectNotFound, PreconditionFailed, Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,7 @@ def index_summary(job: Job) -> dict:
         "device": job.device,
         "attempts": job.attempts,
         "error": (job.error or "")[:300] or None,
+        "refine": job.refine.status.value if job.refine else None,
     }
 
 
@@ -131,6 +140,27 @@ class JobRepository:
             except PreconditionFailed:
                 pass  # already owed
 
+    def update_refine(
+        self, job_id: str, change: Callable[[Job], RefineState | None], *, retries: int = 20
+    ) -> Job | None:
+        """Swap in a new ``refine`` sub-state of a done job; nothing else of the manifest changes.
+
+        ``change`` sees the newest job and returns its new refine state, or None to leave it.
+        Raises ValueError when the job is not done or the refine status cannot move that way.
+        """
+
+        def apply(job: Job) -> Job | None:
+            if job.state is not JobState.DONE:
+                raise ValueError(f"only a done job can be refined; this one is {job.state.value}")
+            refine = change(job)
+            if refine is None:
+                return None
+            check_refine_transition(job.refine.status if job.refine else None, refine.status)
+            job.refine = refine
+            return job
+
+        return self.update(job_id, apply, retries=retries)
+
     # --- results -----------------------------------------------------------------------------
     def put_result(self, result: TranscriptResult) -> bool:
         """Write the result once; returns False when an earlier attempt already wrote it."""
@@ -146,6 +176,22 @@ class JobRepository:
         except ObjectNotFound:
             return None
         return TranscriptResult.model_validate(data)
+
+    def put_refined(self, refined: RefinedText) -> bool:
+        """Write one run's refined text once; False when an earlier delivery already wrote it."""
+        key = layout.refined_key(refined.job_id, refined.run)
+        try:
+            self.store.put_json(key, refined.model_dump(mode="json"), if_none_match=True)
+        except PreconditionFailed:
+            return False
+        return True
+
+    def get_refined(self, job_id: str, run: str) -> RefinedText | None:
+        try:
+            data, _ = self.store.get_json(layout.refined_key(job_id, run))
+        except ObjectNotFound:
+            return None
+        return RefinedText.model_validate(data)
 
     # --- index -------------------------------------------------------------------------------
     @staticmethod

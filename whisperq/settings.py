@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,7 +38,9 @@ class RunnerSettings(BaseModel):
         description="Runner devices: `auto` (every NVIDIA GPU, else one CPU runner), `cpu`, or GPU indexes `0,1`.",
     )
     name: str = Field(
-        "", description="Added to the runner id (`host-device-name`): set it when one host runs several runners per device."
+        "",
+        description="Added to the runner id (`host-device-name`): set it when one host runs several runners per "
+        "device.",
     )
     engine: str = Field("auto", description="`auto` or `ctranslate2`.")
     compute_type: str = Field(
@@ -69,6 +72,52 @@ class RunnerSettings(BaseModel):
     )
 
 
+class RefineSettings(BaseModel):
+    """LLM refinement of finished transcripts (``upgrade_transcribation``), run by ``whisperq refiner``.
+
+    The OpenAI-compatible provider is configured the SDK's own way: ``OPENAI_BASE_URL`` and
+    ``OPENAI_API_KEY``; with neither set nothing is sent anywhere (status ``not_configured``).
+    """
+
+    backend: Literal["openai", "g4f", "none"] = Field(
+        "openai",
+        description="`openai` (any OpenAI-compatible server, set by `OPENAI_BASE_URL` and `OPENAI_API_KEY`), "
+        "`g4f` (optional extra `whisperq[refine-g4f]`, run in a child process) or `none`.",
+    )
+    preset: str = Field(
+        "cleanup",
+        description="Default prompt: `cleanup` (punctuation, casing, obvious recognition errors) or `call_center` "
+        "(speaker roles, answering machine flag), or the name of a template in `WHISPERQ_REFINE__TEMPLATE_DIR`.",
+    )
+    template_dir: Path | None = Field(
+        None,
+        description="Folder of custom prompt templates, `<preset>.txt` or `<preset>.md` with a `{transcript}` "
+        "placeholder; they add to (or replace) the built-in presets.",
+    )
+    timeout_s: float = Field(
+        60.0, gt=0, description="Timeout of one LLM request; for `g4f`, the hard deadline of its child process."
+    )
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries of a request that was rate limited, failed on the server, timed out "
+        "or found no server."
+    )
+    backoff_s: float = Field(1.0, ge=0, description="First wait between retries; doubles on each retry.")
+    max_backoff_s: float = Field(
+        30.0, ge=0, description="Longest wait between retries, a server's `Retry-After` included."
+    )
+    max_chunk_chars: int = Field(
+        6000, ge=200, description="Longer transcripts are split at segment or sentence ends into parts of at most "
+        "this many characters, refined one by one and joined back."
+    )
+    visibility_timeout_s: int = Field(
+        60, ge=2, description="How long a refine request stays hidden from other refiners; extended while working."
+    )
+    poll_wait_s: float = Field(5.0, ge=0, le=20, description="Long-poll wait of one refine queue receive.")
+    max_attempts: int = Field(
+        3, ge=1, description="Refiners that may die on one request before it ends as `failed`."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WHISPERQ_", env_nested_delimiter="__", extra="ignore")
 
@@ -80,6 +129,12 @@ class Settings(BaseSettings):
     )
     queue_url: str = Field(
         "", description="Queue: `sqlite:///path` (default `sqlite:///<data_dir>/queue.sqlite3`)."
+    )
+    refine_queue_url: str = Field(
+        "", description="Queue of refine requests: `sqlite:///path` (default `sqlite:///<data_dir>/refine.sqlite3`)."
+    )
+    refine_model: str = Field(
+        "gpt-4o-mini", description="The LLM that refines transcripts (a model name of the configured provider)."
     )
     model_dirs: list[Path] = Field(
         default_factory=list, description="Extra folders holding CTranslate2 Whisper models (one per subfolder)."
@@ -104,12 +159,16 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Python log level of all processes.")
     api: ApiSettings = Field(default_factory=ApiSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    refine: RefineSettings = Field(default_factory=RefineSettings)
 
     def resolved_store_url(self) -> str:
         return self.store_url or str((self.data_dir / "bucket").resolve())
 
     def resolved_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.sqlite3').resolve()}"
+
+    def resolved_refine_queue_url(self) -> str:
+        return self.refine_queue_url or f"sqlite:///{(self.data_dir / 'refine.sqlite3').resolve()}"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from whisperq.jobs import Job, TranscriptResult
+from whisperq.jobs import Job, RefinedText, RefineState, TranscriptResult
 
 
 def iso(ts: float | None) -> str | None:
@@ -17,11 +17,16 @@ def gpu_id(device: str | None) -> int | None:
     return None
 
 
-def job_status(job: Job, result: TranscriptResult | None) -> dict:
+def job_status(job: Job, result: TranscriptResult | None, refined: RefinedText | None = None) -> dict:
+    """``result`` is the refined text when a refinement succeeded, else the raw transcript, which
+    ``raw_result`` always holds."""
+    raw = result.text if result else None
     return {
         "task_id": job.id,
         "status": job.state.value,
-        "result": result.text if result else None,
+        "result": refined.text if refined is not None and result else raw,
+        "raw_result": raw,
+        "refine": refine_status(job.refine),
         "error": job.error,
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
@@ -52,6 +57,23 @@ def job_status(job: Job, result: TranscriptResult | None) -> dict:
     }
 
 
+def refine_status(refine: RefineState | None) -> dict | None:
+    if refine is None:
+        return None
+    return {
+        "status": refine.status.value,
+        "preset": refine.preset,
+        "backend": refine.backend,
+        "model": refine.model,
+        "elapsed": refine.elapsed_s,
+        "error": refine.error,
+        "chunks": refine.chunks,
+        "attempts": refine.attempts,
+        "requested_at": iso(refine.requested_at),
+        "completed_at": iso(refine.completed_at),
+    }
+
+
 def queue_entry(summary: dict) -> dict:
     return {
         "id": summary["id"],
@@ -64,4 +86,5 @@ def queue_entry(summary: dict) -> dict:
         "device": summary.get("device"),
         "attempts": summary.get("attempts"),
         "error": summary.get("error"),
+        "refine": summary.get("refine"),
     }

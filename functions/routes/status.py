@@ -1,4 +1,5 @@
-"""``GET /api/status/{task_id}``: one job's state, text, timings, device and segments;
+"""``GET /api/status/{task_id}``: one job's state, text (refined when refinement succeeded; the raw
+transcript is always in ``raw_result``), timings, device and segments;
 ``?format=srt`` (or txt, vtt, tsv, json, verbose_json) answers the transcript in that format instead."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from fastapi.responses import Response
 
 from functions.context import Ctx
 from functions.errors import ApiError
-from functions.jobs_access import load_job
+from functions.jobs_access import load_job, load_refined
 from whisperq import formats
 from whisperq.jobs import JobState
 from whisperq.status_view import job_status
@@ -20,7 +21,7 @@ router = APIRouter(tags=["transcription"])
 async def status(task_id: str, ctx: Ctx, format: str | None = Query(None, description="txt, srt, vtt, ...")):
     job, result = await load_job(ctx, task_id, with_result=True)
     if format is None:
-        return job_status(job, result)
+        return job_status(job, result, await load_refined(ctx, job))
     return render_result(job.state, result, format, task_id)
 
 

@@ -28,19 +28,21 @@ class Pipeline:
     def __init__(self, root: Path, models: ModelManager, **runner_settings):
         self.store = LocalStore(root / "bucket")
         self.queue = SqliteQueue(root / "queue.sqlite3", visibility_timeout_s=30, max_receives=5, poll_interval_s=0.05)
+        self.refine_queue = SqliteQueue(root / "refine.sqlite3", visibility_timeout_s=30, poll_interval_s=0.05)
         self.repo = JobRepository(self.store)
         settings = RunnerSettings(heartbeat_interval_s=1, poll_wait_s=0.5, **runner_settings)
         self.runner = Runner(
-            RunnerIdentity("test-cpu", "cpu"), self.store, self.queue, models, settings, "ctranslate2", root
+            RunnerIdentity("test-cpu", "cpu"), self.store, self.queue, models, settings, "ctranslate2", root,
+            refine_queue=self.refine_queue,
         )
 
-    def submit(self, clip: str = "en_ivr.wav", model: str = "tiny.en") -> str:
+    def submit(self, clip: str = "en_ivr.wav", model: str = "tiny.en", upgrade: bool = False) -> str:
         job_id = new_job_id()
         key = layout.audio_key(job_id, clip)
         self.store.put_file(key, SPEECH_DIR / clip)
         job = Job(
             id=job_id,
-            params=JobParams(model_name=model),
+            params=JobParams(model_name=model, upgrade_transcribation=upgrade),
             filename=clip,
             audio_key=key,
             file_size=(SPEECH_DIR / clip).stat().st_size,

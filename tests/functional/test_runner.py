@@ -9,7 +9,7 @@ from gpu_runner import worker
 from tests.functional.conftest import Pipeline
 from tests.speech import load_manifest, word_error_rate
 from whisperq import layout
-from whisperq.jobs import JobState
+from whisperq.jobs import JobState, RefineStatus
 
 
 def test_job_runs_to_done_with_one_result(pipeline: Pipeline):
@@ -119,3 +119,27 @@ def test_sweeper_resends_a_lost_message(tmp_path, models_manager):
     time.sleep(0.6)
     pipeline.runner.run_once(wait_s=1)
     assert pipeline.repo.get(job_id).job.state is JobState.DONE
+
+
+def test_upgrade_transcribation_leaves_a_refine_request_and_never_waits_for_it(pipeline: Pipeline):
+    plain, upgraded = pipeline.submit(), pipeline.submit(upgrade=True)
+    pipeline.runner.run_once(wait_s=1)
+    pipeline.runner.run_once(wait_s=1)
+    assert pipeline.repo.get(plain).job.refine is None
+    job = pipeline.repo.get(upgraded).job
+    assert job.state is JobState.DONE
+    assert job.refine.status is RefineStatus.PENDING and job.refine.attempts == 0
+    [message] = pipeline.refine_queue.receive(wait_s=1)
+    assert message.body == {"job_id": upgraded, "run": job.refine.run}
+
+
+def test_a_lost_refine_request_is_sent_again_by_the_duplicate_job_message(pipeline: Pipeline):
+    job_id = pipeline.submit(upgrade=True)
+    pipeline.runner.run_once(wait_s=1)
+    [lost] = pipeline.refine_queue.receive(wait_s=1)
+    pipeline.refine_queue.delete(lost.receipt)  # as if the runner died between "done" and sending it
+    pipeline.queue.send({"job_id": job_id})  # the job message it had not deleted comes back
+    pipeline.runner.run_once(wait_s=1)
+    [again] = pipeline.refine_queue.receive(wait_s=1)
+    assert again.body == lost.body
+    assert pipeline.queue.counts().visible + pipeline.queue.counts().in_flight == 0

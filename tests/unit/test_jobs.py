@@ -34,3 +34,16 @@ def test_params_refuse_up_speed_out_of_range(speed: float):
 def test_params_default_to_the_seeds_defaults():
     params = JobParams()
     assert (params.model_name, params.up_speed, params.upgrade_transcribation) == ("base", 1.0, False)
+
+
+def test_a_finished_refinement_can_only_be_requested_again():
+    from whisperq.jobs import RefineStatus, check_refine_transition
+
+    check_refine_transition(None, RefineStatus.PENDING)
+    check_refine_transition(RefineStatus.PENDING, RefineStatus.RUNNING)
+    check_refine_transition(RefineStatus.RUNNING, RefineStatus.TIMEOUT)
+    check_refine_transition(RefineStatus.TIMEOUT, RefineStatus.PENDING)
+    with pytest.raises(ValueError, match="ok to running"):
+        check_refine_transition(RefineStatus.OK, RefineStatus.RUNNING)
+    with pytest.raises(ValueError, match="not requested to ok"):
+        check_refine_transition(None, RefineStatus.OK)
