@@ -7,6 +7,8 @@ jobs sort oldest first; finished ones newest first (inverted time), so the most 
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 import uuid
@@ -25,6 +27,7 @@ RETENTION_PREFIX = "retention/"
 INBOX_PREFIX = "inbox/"
 OUTBOX_PREFIX = "outbox/"
 
+_SEGMENT = 200  # characters of a key segment: under the 255 bytes of a file name on disk
 _MAX_MS = 10**13  # ms timestamps stay below this until the year 2286
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -64,19 +67,42 @@ def index_prefix(state: JobState) -> str:
     return f"{INDEX_PREFIX}{state.value}/"
 
 
-def index_key(state: JobState, job_id: str, at: float) -> str:
+def index_key(state: JobState, job_id: str, at: float, summary: dict | None = None) -> str:
+    """``index/{state}/{time}-{job_id}[/{summary}].json``: the summary (compact JSON, base64url) rides
+    in the key itself, cut into segments that fit a file name, so listing needs no read at all."""
     ms = int(at * 1000)
     sort_key = _MAX_MS - ms if state.terminal else ms
-    return f"{index_prefix(state)}{sort_key:013d}-{job_id}.json"
+    head = f"{index_prefix(state)}{sort_key:013d}-{job_id}"
+    if summary is None:
+        return head + ".json"
+    raw = base64.urlsafe_b64encode(json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode()).decode().rstrip("=")
+    segments = [raw[i : i + _SEGMENT] for i in range(0, len(raw), _SEGMENT)] or ["_"]
+    return f"{head}/{'/'.join(segments)}.json"
+
+
+def _index_head(key: str) -> str:
+    """The ``{time}-{job_id}`` part of an index key."""
+    return key.removeprefix(INDEX_PREFIX).split("/", 2)[1].removesuffix(".json")
 
 
 def job_id_from_index_key(key: str) -> str:
-    return key.rsplit("/", 1)[-1].split("-", 1)[1].removesuffix(".json")
+    return _index_head(key).split("-", 1)[1]
 
 
 def index_key_time(key: str) -> float:
     """The time an index key sorts by (waiting states only: finished ones are inverted)."""
-    return int(key.rsplit("/", 1)[-1].split("-", 1)[0]) / 1000
+    return int(_index_head(key).split("-", 1)[0]) / 1000
+
+
+def summary_from_index_key(key: str) -> dict | None:
+    parts = key.removeprefix(INDEX_PREFIX).split("/")[2:]
+    if not parts:
+        return None
+    raw = "".join(parts).removesuffix(".json")
+    try:
+        return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError:
+        return None
 
 
 def log_key(at: float | None = None) -> str:

@@ -58,6 +58,10 @@ def _index_time(job: Job) -> float:
     return job.created_at
 
 
+# Longest texts the index key holds (S3 keys have 1,024 bytes); a longer one is read from the entry.
+KEY_TEXT_CHARS = {"filename": 100, "error": 60}
+
+
 def index_summary(job: Job) -> dict:
     """What the queue listing shows, kept in the index entry so listing reads no manifest."""
     return {
@@ -74,6 +78,39 @@ def index_summary(job: Job) -> dict:
         "error": (job.error or "")[:300] or None,
         "refine": job.refine.status.value if job.refine else None,
     }
+
+
+_KEY_FIELDS = {  # summary field -> short name in the index key
+    "filename": "f", "model_name": "m", "priority": "p", "created_at": "c", "started_at": "s",
+    "completed_at": "d", "device": "v", "attempts": "a", "error": "e", "refine": "r",
+}  # fmt: skip
+
+
+def key_summary(summary: dict) -> dict:
+    """The summary squeezed into an index key: short names, no nulls, long texts cut (and marked)."""
+    packed: dict = {}
+    for name, short in _KEY_FIELDS.items():
+        value = summary.get(name)
+        if value is None or (name == "priority" and value == "normal"):
+            continue
+        if isinstance(value, float):
+            value = round(value, 3)
+        limit = KEY_TEXT_CHARS.get(name)
+        if limit and len(value) > limit:
+            value = value[:limit]
+            packed["cut"] = 1
+        packed[short] = value
+    return packed
+
+
+def summary_from_key(key: str, state: JobState) -> dict | None:
+    packed = layout.summary_from_index_key(key)
+    if packed is None or packed.get("cut"):
+        return None  # an older entry, or a text too long for the key: read the entry itself
+    summary = {name: packed.get(short) for name, short in _KEY_FIELDS.items()}
+    summary["priority"] = summary["priority"] or "normal"
+    summary["attempts"] = summary["attempts"] or 0
+    return {"id": layout.job_id_from_index_key(key), "state": state.value, **summary}
 
 
 class JobRepository:
@@ -196,7 +233,7 @@ class JobRepository:
     # --- index -------------------------------------------------------------------------------
     @staticmethod
     def _index_key(job: Job) -> str:
-        return layout.index_key(job.state, job.id, _index_time(job))
+        return layout.index_key(job.state, job.id, _index_time(job), key_summary(index_summary(job)))
 
     def _write_index(self, job: Job) -> None:
         self.store.put_json(self._index_key(job), index_summary(job))
@@ -213,14 +250,19 @@ class JobRepository:
     def list_state(self, state: JobState, limit: int | None = None) -> list[dict]:
         """Summaries of jobs in ``state``: oldest first while waiting, newest first once finished.
 
-        The entries are read concurrently: on S3 each read is a round trip of its own."""
+        Most come from the keys alone; the few entries whose key could not hold everything (a long
+        error) are read, concurrently where each read is a round trip (S3)."""
         keys = list(itertools.islice(self.store.list_keys(layout.index_prefix(state)), limit))
-        workers = min(self.store.read_concurrency, len(keys))
+        summaries: list[dict | None] = [summary_from_key(key, state) for key in keys]
+        unread = [i for i, summary in enumerate(summaries) if summary is None]
+        workers = min(self.store.read_concurrency, len(unread))
         if workers <= 1:
-            summaries = [self._read_summary(key) for key in keys]
+            read = [self._read_summary(keys[i]) for i in unread]
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                summaries = list(pool.map(self._read_summary, keys))
+                read = list(pool.map(self._read_summary, [keys[i] for i in unread]))
+        for i, summary in zip(unread, read, strict=True):
+            summaries[i] = summary
         return [s for s in summaries if s is not None]
 
     def _read_summary(self, key: str) -> dict | None:

@@ -9,6 +9,7 @@ under ``WHISPERQ_WEBHOOK_SECRET``: ``X-Whisperq-Signature: sha256=<hex>``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ import httpx
 
 from whisperq import layout
 from whisperq.events import EventLog
-from whisperq.jobs import Job, WebhookAttempt, WebhookLog
+from whisperq.jobs import Job, RefineStatus, WebhookAttempt, WebhookLog
 from whisperq.repository import JobNotFound, JobRepository
 from whisperq.status_view import job_status
 from whisperq.store import ObjectNotFound, PreconditionFailed, Store
@@ -93,10 +94,21 @@ class WebhookDeliverer:
             if time.time() - debt["created_at"] > ORPHAN_AFTER_S:
                 self.store.delete(key)
             return
+        if job.refine is not None and not job.refine.status.finished:
+            self._release(key, debt, etag)  # call back once the refined text is there too
+            return
         result = self.repo.get_result(job.id) if job.state.value == "done" else None
-        body = json.dumps(job_status(job, result), ensure_ascii=False).encode()
+        refined = None
+        if job.refine is not None and job.refine.status is RefineStatus.OK:
+            refined = self.repo.get_refined(job.id, job.refine.run)
+        body = json.dumps(job_status(job, result, refined), ensure_ascii=False).encode()
         attempt = self._post(debt["url"], body, job.id, len(job.webhook.attempts) + 1 if job.webhook else 1)
         self._record(job, debt, key, etag, attempt)
+
+    def _release(self, key: str, debt: dict, etag: str) -> None:
+        debt.update(lease_until=0, next_at=time.time() + 2)
+        with contextlib.suppress(PreconditionFailed):
+            self.store.put_json(key, debt, if_match=etag)
 
     def _post(self, url: str, body: bytes, job_id: str, number: int) -> WebhookAttempt:
         # Delivery is at least once (a runner can die after the POST, before recording it): the

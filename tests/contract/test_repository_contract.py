@@ -140,3 +140,40 @@ def test_a_job_indexed_under_two_states_is_listed_once_under_the_later(store: St
     assert ids(listing[JobState.PROCESSING]) == [stuck_queued.id]
     assert ids(listing[JobState.DONE]) == [stuck_processing.id]
     assert len(list(repo.iter_index_keys(JobState.QUEUED))) == 1  # still there until the next change
+
+
+class _CountingReads:
+    """Counts object reads of a store (any backend) while passing everything through."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self.reads = 0
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def get_bytes(self, key):
+        self.reads += 1
+        return self._store.get_bytes(key)
+
+    def get_json(self, key):
+        self.reads += 1
+        return self._store.get_json(key)
+
+
+def test_listing_reads_no_object_when_the_keys_hold_the_summaries(store: Store):
+    repo = JobRepository(store)
+    long_error = "cannot decode audio: " + "x" * 200
+    for n in range(12):
+        job = make_job(n, JobState.ERROR if n % 4 == 0 else JobState.DONE)
+        job.filename = f"звонок клиента №{n}.wav"
+        job.error = long_error if n == 0 else ("short error" if n % 4 == 0 else None)
+        repo.create(job)
+    counting = _CountingReads(store)
+    listing = JobRepository(counting).list_all(limit_finished=100)  # type: ignore[arg-type]
+    assert counting.reads == 1  # only the entry whose error was too long for its key
+    failed = {s["filename"]: s for s in listing[JobState.ERROR]}
+    assert failed["звонок клиента №0.wav"]["error"] == long_error
+    assert failed["звонок клиента №4.wav"]["error"] == "short error"
+    assert len(listing[JobState.DONE]) == 9
+    assert all(s["created_at"] >= T0 and s["attempts"] == 0 for s in listing[JobState.DONE])

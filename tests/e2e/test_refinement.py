@@ -132,3 +132,22 @@ def test_without_a_provider_the_text_stays_raw_and_nothing_is_sent(service: Serv
     _raw_is_real_speech(status)
     plain = service.wait_finished(service.submit(SPEECH_DIR / CLIP, model_name="tiny.en").json()["task_id"])
     assert plain["refine"] is None and plain["result"] == plain["raw_result"]
+
+
+def test_webhook_waits_for_the_refined_text(refining: Service):
+    import json
+    import time
+
+    from tests.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        response = refining.submit(SPEECH_DIR / CLIP, model_name="tiny.en", upgrade_transcribation="true",
+                                   callback_url=receiver.url)
+        deadline = time.monotonic() + 120
+        while not receiver.calls:
+            assert time.monotonic() < deadline, "no callback"
+            time.sleep(0.2)
+    body = json.loads(receiver.calls[0]["body"])
+    assert body["task_id"] == response.json()["task_id"]
+    assert body["refine"]["status"] == "ok"
+    assert body["result"] == "[cleanup] " + body["raw_result"].upper()
