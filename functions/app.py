@@ -44,7 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api_keys is not None and settings.api_keys.get_secret_value().strip():
         digests = key_digests(settings.api_keys.get_secret_value())
         app.add_middleware(ApiKeyMiddleware, digests=digests, events_token_set=settings.api.events_token is not None)
-    routers = (transcribe, openai_compat, uploads, status, results, tasks, queue, runners, logs, events, metrics, health, dashboard)
+    routers = (
+        transcribe, openai_compat, uploads, status, results, tasks, queue, runners, logs, events, metrics, health,
+        dashboard,
+    )
     for module in routers:
         app.include_router(module.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     return app

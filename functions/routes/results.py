@@ -17,7 +17,9 @@ router = APIRouter(tags=["transcription"])
 async def result_file(name: str, ctx: Ctx):
     task_id, dot, ext = name.partition(".")
     if not dot:
-        raise ApiError(400, "add the format as an extension, e.g. /api/result/<id>.srt", allowed=sorted(formats.FORMATS))
+        raise ApiError(
+            400, "add the format as an extension, e.g. /api/result/<id>.srt", allowed=sorted(formats.FORMATS)
+        )
     ext = "verbose_json" if ext == "verbose.json" else ext
     job, result = await load_job(ctx, task_id, with_result=True)
     response = render_result(job.state, result, ext, task_id)
