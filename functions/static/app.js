@@ -133,8 +133,10 @@
   function applyI18n() {
     document.documentElement.lang = lang;
     for (const el of document.querySelectorAll("[data-i18n]")) setText(el, t(el.dataset.i18n));
-    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
-    for (const btn of document.querySelectorAll(".lang-btn")) btn.setAttribute("aria-pressed", String(btn.dataset.lang === lang));
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
+      el.placeholder = t(el.dataset.i18nPlaceholder);
+    }
+    markSelected(".lang-btn", "aria-pressed", (btn) => btn.dataset.lang === lang);
   }
 
   function setLang(next) {
@@ -147,6 +149,10 @@
 
   // ---------------------------------------------------------------- small DOM helpers
   const $ = (id) => document.getElementById(id);
+
+  function markSelected(selector, attribute, isSelected) {
+    for (const node of document.querySelectorAll(selector)) node.setAttribute(attribute, String(isSelected(node)));
+  }
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -247,6 +253,9 @@
     return `${h ? `${h}:` : ""}${String(m).padStart(2, "0")}:${s}`;
   }
 
+  // Runners write progress every few seconds; until the first write the bar shows work without a number.
+  const reported = (status) => (status && typeof status.progress === "number" && status.progress > 0
+    ? status.progress : null);
   const secondsBetween = (a, b) => (a && b ? (new Date(b) - new Date(a)) / 1000 : null);
   const sinceNow = (iso) => (iso ? Math.max(0, (Date.now() - new Date(iso)) / 1000) : null);
   const statusLabel = (status) => t(`status.${status}`);
@@ -266,7 +275,8 @@
   }
 
   function fmtAllowed(allowed) {
-    return Array.isArray(allowed) ? allowed.join(", ") : typeof allowed === "object" ? JSON.stringify(allowed) : String(allowed);
+    if (Array.isArray(allowed)) return allowed.join(", ");
+    return typeof allowed === "object" ? JSON.stringify(allowed) : String(allowed);
   }
 
   // ---------------------------------------------------------------- API and keys
@@ -509,7 +519,9 @@
 
   function trimUploads() {
     const list = $("uploads");
-    while (list.children.length > 8 && list.lastElementChild.dataset.state !== "uploading") list.lastElementChild.remove();
+    while (list.children.length > 8 && list.lastElementChild.dataset.state !== "uploading") {
+      list.lastElementChild.remove();
+    }
   }
 
   function setUploadState(item, stateName, text, fraction) {
@@ -529,7 +541,8 @@
       refreshNow();
     } catch (error) {
       setUploadState(item, "error", t("up.error"), 0);
-      item.node.append(el("span", "err", error.message + (error.allowed ? `\n${t("err.allowed", { allowed: fmtAllowed(error.allowed) })}` : "")));
+      const allowed = error.allowed ? `\n${t("err.allowed", { allowed: fmtAllowed(error.allowed) })}` : "";
+      item.node.append(el("span", "err", error.message + allowed));
     }
   }
 
@@ -656,7 +669,9 @@
     const conn = $("conn");
     conn.dataset.conn = kind;
     const time = new Date().toLocaleTimeString(locale());
-    const text = kind === "offline" ? t("conn.offline", { error: error ? error.message : "" }) : t(`conn.${kind}`, { time });
+    const text = kind === "offline"
+      ? t("conn.offline", { error: error ? error.message : "" })
+      : t(`conn.${kind}`, { time });
     setText($("conn-text"), text);
   }
 
@@ -764,7 +779,7 @@
       .map((j) => ({ ...j, status }));
     syncKeyed($("jobs-history"), historyRows, items, (j) => j.id, createJobRow, updateJobRow);
     $("history-empty").hidden = items.length > 0;
-    for (const btn of document.querySelectorAll("[data-tab]")) btn.setAttribute("aria-selected", String(btn.dataset.tab === tab));
+    markSelected("[data-tab]", "aria-selected", (btn) => btn.dataset.tab === tab);
   }
 
   function createJobRow(job, id) {
@@ -790,8 +805,7 @@
     const bar = row.querySelector(".bar");
     bar.hidden = job.status !== "processing";
     if (job.status === "processing") {
-      const status = state.progress.get(job.id);
-      setBar(bar, status && status.progress !== null && status.progress !== undefined ? status.progress : null);
+      setBar(bar, reported(state.progress.get(job.id)));
     }
     if (statusChanged || row.dataset.lang !== lang) {
       row.dataset.lang = lang;
@@ -808,13 +822,19 @@
   function jobInfo(job) {
     switch (job.status) {
       case "processing": {
-        const status = state.progress.get(job.id);
-        const pct = status && typeof status.progress === "number" ? `${Math.round(status.progress * 100)}% · ` : "";
+        const fraction = reported(state.progress.get(job.id));
+        const pct = fraction === null ? "" : `${Math.round(fraction * 100)}% · `;
         return pct + fmtDuration(sinceNow(job.started_at));
       }
-      case "queued": return `${t("job.position", { n: job.position })} · ${t("job.waiting", { time: fmtDuration(sinceNow(job.created_at)) })}`;
+      case "queued": {
+        const waited = t("job.waiting", { time: fmtDuration(sinceNow(job.created_at)) });
+        return `${t("job.position", { n: job.position })} · ${waited}`;
+      }
       case "awaiting_upload": return fmtClock(job.created_at);
-      case "done": return `${fmtClock(job.completed_at)} · ${t("job.took", { time: fmtDuration(secondsBetween(job.started_at, job.completed_at)) })}`;
+      case "done": {
+        const took = t("job.took", { time: fmtDuration(secondsBetween(job.started_at, job.completed_at)) });
+        return `${fmtClock(job.completed_at)} · ${took}`;
+      }
       default: return fmtClock(job.completed_at || job.created_at);
     }
   }
@@ -822,7 +842,9 @@
   function jobActions(job) {
     const buttons = [];
     if (!TERMINAL.has(job.status)) buttons.push(actionButton("cancel", job, "btn btn-danger btn-xs"));
-    if (job.status === "error" || job.status === "cancelled") buttons.push(actionButton("retry", job, "btn btn-ghost btn-xs"));
+    if (job.status === "error" || job.status === "cancelled") {
+      buttons.push(actionButton("retry", job, "btn btn-ghost btn-xs"));
+    }
     return buttons;
   }
 
@@ -837,7 +859,9 @@
   function bindJobLists() {
     for (const list of [$("jobs-active"), $("jobs-history")]) {
       list.addEventListener("click", onJobClick);
-      list.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.dataset.task) selectTask(e.target.dataset.task); });
+      list.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && e.target.dataset.task) selectTask(e.target.dataset.task);
+      });
     }
     for (const btn of document.querySelectorAll("[data-tab]")) {
       btn.addEventListener("click", () => { state.historyTab = btn.dataset.tab; renderHistory(); });
@@ -926,7 +950,7 @@
   function renderViewerProgress(s) {
     const bar = $("viewer-progress");
     bar.hidden = s.status !== "processing";
-    if (s.status === "processing") setBar(bar, typeof s.progress === "number" ? s.progress : null);
+    if (s.status === "processing") setBar(bar, reported(s));
   }
 
   function renderMeta(s) {
@@ -941,7 +965,7 @@
       ["meta.created", fmtClock(s.created_at)],
       ["meta.queue_time", fmtDuration(s.queue_time)],
       ["meta.processing_time", fmtDuration(s.processing_time)],
-      ["meta.progress", s.status === "processing" && typeof s.progress === "number" ? `${Math.round(s.progress * 100)}%` : ""],
+      ["meta.progress", s.status === "processing" && reported(s) !== null ? `${Math.round(reported(s) * 100)}%` : ""],
       ["meta.attempts", s.attempts > 1 ? String(s.attempts) : ""],
     ].filter(([, value]) => value);
     const meta = $("viewer-meta");
@@ -1010,12 +1034,13 @@
       renderedSegmentsFor = segmentKey;
       segments.replaceChildren(...(s.segments || []).map(segmentItem));
     }
-    for (const btn of document.querySelectorAll("[data-view]")) btn.setAttribute("aria-selected", String(btn.dataset.view === state.viewerTab));
+    markSelected("[data-view]", "aria-selected", (btn) => btn.dataset.view === state.viewerTab);
   }
 
   function segmentItem(segment) {
     const item = el("li");
-    item.append(el("span", "ts", `${fmtStamp(segment.start)} → ${fmtStamp(segment.end)}`), el("span", "", (segment.text || "").trim()));
+    const stamp = `${fmtStamp(segment.start)} → ${fmtStamp(segment.end)}`;
+    item.append(el("span", "ts", stamp), el("span", "", (segment.text || "").trim()));
     return item;
   }
 
@@ -1206,7 +1231,9 @@
   // ---------------------------------------------------------------- start
   function start() {
     applyI18n();
-    for (const btn of document.querySelectorAll(".lang-btn")) btn.addEventListener("click", () => setLang(btn.dataset.lang));
+    for (const btn of document.querySelectorAll(".lang-btn")) {
+      btn.addEventListener("click", () => setLang(btn.dataset.lang));
+    }
     bindKeyBar();
     bindUpload();
     bindJobLists();

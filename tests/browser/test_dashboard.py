@@ -58,6 +58,37 @@ def test_upload_real_speech_and_read_the_transcript(service: Service, open_page)
     page.click('[data-view="text"]')
 
 
+def test_dropped_file_carries_every_option(service: Service, open_page):
+    page = open_page(service).page
+    choose_model(page, "tiny.en")
+    page.eval_on_selector("#opt-speed", "n => { n.value = '1.25'; n.dispatchEvent(new Event('input')); }")
+    expect(page.locator("#opt-speed-out")).to_have_text("1.25×")
+    page.fill("#opt-prompt", "Asterisk IVR prompts.")
+    page.check("#opt-upgrade")
+    dropped = page.evaluate_handle(
+        """bytes => { const dt = new DataTransfer();
+                     dt.items.add(new File([new Uint8Array(bytes)], 'dropped.wav', {type: 'audio/wav'}));
+                     return dt; }""",
+        list(IVR.read_bytes()[:48_000]),
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#picked li")).to_contain_text("dropped.wav")
+    with page.expect_request("**/api/uploads") as grant:
+        page.click("#upload-start")
+    assert grant.value.post_data_json == {
+        "filename": "dropped.wav", "model_name": "tiny.en", "up_speed": 1.25, "upgrade_transcribation": True,
+        "initial_prompt": "Asterisk IVR prompts.",
+    }
+    expect(page.locator(".upload").first).to_have_attribute("data-state", "sent")
+    task_id = page.locator(".upload").first.get_attribute("data-task")
+    status = service.get(f"/api/status/{task_id}").json()
+    assert (status["up_speed"], status["initial_prompt"], status["upgrade_transcribation"]) == (
+        1.25, "Asterisk IVR prompts.", True
+    )
+    assert status["file_size"] == 48_000
+    assert service.wait_finished(task_id)["status"] == "done"
+
+
 def test_every_download_format(service: Service, open_page):
     task_id = service.submit(IVR, model_name="tiny.en").json()["task_id"]
     assert service.wait_finished(task_id)["status"] == "done"
@@ -125,7 +156,7 @@ def test_refresh_updates_rows_in_place(service: Service, open_page):
     )
     polls = lambda: sum("/api/queue" in r.url for r in tab.requests)  # noqa: E731
     seen = polls()
-    while polls() < seen + 3:
+    while polls() < seen + 2:
         page.wait_for_timeout(250)
     assert total > 3
     assert page.evaluate("window.__rows.filter(n => n.isConnected).length") == total
