@@ -51,4 +51,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     return app
