@@ -11,8 +11,8 @@ Creates the jobs through ``JobRepository.create`` (index entry + manifest each):
 counts come from the queue, not the store, and are left out). On S3 it also counts the requests of
 one listing and of one job's whole life. Prints a Markdown table.
 
-``--read-threads N`` measures a proposal instead of the repository as it is: read the listed index
-entries N at a time rather than one after the other (on S3 each read is a round trip).
+``--read-threads N`` measures reading every listed index entry N at a time (what the repository
+did before index keys carried the summaries), to compare against the listing as it is.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from gpu_runner.model_manager import ModelManager
 from gpu_runner.worker import Runner, RunnerIdentity
 from whisperq.events import EventLog
 from whisperq.queue import open_queue
+from whisperq.refine.main import open_refine_queue
 from whisperq.repository import JobRepository
 from whisperq.retention import RetentionSweeper
-from whisperq.refine.main import open_refine_queue
 from whisperq.settings import Settings
 from whisperq.store import open_store
 from whisperq.webhooks import WebhookDeliverer

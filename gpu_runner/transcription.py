@@ -75,6 +75,18 @@ def transcribe_job(
     return _result(job, transcripts, engine.name, device, time.monotonic() - started)
 
 
+def decode_single(job: Job, audio_path: Path):
+    """The audio of a job without channel split, as the engine takes it."""
+    try:
+        return decode(audio_path, up_speed=job.params.up_speed)
+    except AudioDecodeError as exc:
+        raise BadJob(str(exc)) from exc
+
+
+def single_result(job: Job, transcript: Transcript, engine: str, device: str, elapsed: float) -> TranscriptResult:
+    return _result(job, [(None, transcript)], engine, device, elapsed)
+
+
 def _part_progress(progress: ProgressCallback, index: int, parts: int) -> ProgressCallback:
     return lambda fraction: progress((index + fraction) / parts)
 

@@ -7,6 +7,7 @@ manifest's compare-and-swap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,9 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpu_runner.engines.base import BatchItemsFailed
 from gpu_runner.model_manager import ModelManager
 from gpu_runner.telemetry import device_gpus
-from gpu_runner.transcription import BadJob, transcribe_job
+from gpu_runner.transcription import BadJob, decode_single, options_for, single_result, transcribe_job
 from whisperq import formats, layout
 from whisperq.events import EventLog
 from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
@@ -39,6 +41,13 @@ log = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 2.0
 RETENTION_SWEEP_S = 600.0
+
+
+@dataclass
+class _Claimed:
+    job: Job
+    message: Message
+    extender: VisibilityExtender
 
 
 class JobAborted(Exception):
@@ -93,7 +102,7 @@ class Runner:
         self.retention = retention
         self.work_dir = Path(work_dir or tempfile.gettempdir())
         self.stopping = threading.Event()
-        self.current_job: str | None = None
+        self.batch_jobs = settings.batch_jobs or (16 if identity.device.startswith("cuda") else 1)
         self._last_sweep = 0.0
         self._last_inbox_scan = 0.0
         self.heartbeat = Heartbeat(
@@ -124,12 +133,26 @@ class Runner:
         if self.settings.model_idle_unload_s > 0:
             for name in self.models.unload_idle(self.settings.model_idle_unload_s):
                 self.events.emit(f"Model {name} unloaded after being idle")
-        messages = self.queue.receive(
-            max_messages=1, wait_s=wait_s, visibility_timeout_s=self.settings.visibility_timeout_s
-        )
-        for message in messages:
-            self.handle(message)
+        messages = self._receive_batch(wait_s)
+        claimed = [c for c in (self._admit(m) for m in messages) if c is not None]
+        if claimed:
+            self._process_batch(claimed)
         return len(messages)
+
+    def _receive_batch(self, wait_s: float) -> list[Message]:
+        """Up to ``batch_jobs`` messages: waits for the first, then takes what is already there."""
+        wanted = self.batch_jobs
+        messages: list[Message] = []
+        while len(messages) < wanted:
+            got = self.queue.receive(
+                max_messages=min(10, wanted - len(messages)),
+                wait_s=wait_s if not messages else 0.0,
+                visibility_timeout_s=self.settings.visibility_timeout_s,
+            )
+            if not got:
+                break
+            messages += got
+        return messages
 
     def stop(self) -> None:
         self.stopping.set()
@@ -140,39 +163,48 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a bad preload entry must not stop the runner
             self.events.emit(f"Preloading model {name} failed: {exc}", level="ERROR")
 
-    # --- one message -------------------------------------------------------------------------
+    # --- messages to claimed jobs --------------------------------------------------------------
     def handle(self, message: Message) -> None:
+        """One message from start to end (a batch of one)."""
+        claimed = self._admit(message)
+        if claimed is not None:
+            self._process_batch([claimed])
+
+    def _admit(self, message: Message) -> _Claimed | None:
+        """Claim the job of a message, or settle the message at once (duplicate, unknown, given up)."""
         job_id = message.body.get("job_id")
         if not isinstance(job_id, str):
             log.warning("dropping a message without job_id: %r", message.body)
             self.queue.delete(message.receipt)
-            return
+            return None
         try:
             job = self.repo.get(job_id).job
         except JobNotFound:
             log.warning("dropping a message for unknown job %s", job_id)
             self.queue.delete(message.receipt)
-            return
+            return None
         if job.state is JobState.AWAITING_UPLOAD:
             self.queue.delete(message.receipt)  # sent before its upload arrived: the upload queues it
-            return
+            return None
         if job.state.terminal or self._running_elsewhere(job):
             # A duplicate delivery. A runner may have died between "done" and sending the refine request.
             if self._send_refine_request(job):
                 self.queue.delete(message.receipt)
-            return
+            return None
         if job.attempts >= self.settings.max_attempts:
             self._fail(job_id, f"gave up after {job.attempts} attempts; last: {job.error or 'runner stopped'}")
             self.queue.delete(message.receipt)
-            return
+            return None
+        claimed_job = self.repo.update(job_id, self._claim)
+        if claimed_job is None:
+            self.queue.delete(message.receipt)
+            return None
         extender = VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
         extender.start()
-        try:
-            self._process(job_id, message)
-        finally:
-            extender.stop()
-            self.current_job = None
-            self.heartbeat.current_job = None
+        self.events.emit(
+            f"Task {job_id[:8]} started on {self.identity.device} (attempt {claimed_job.attempts})", job_id=job_id
+        )
+        return _Claimed(claimed_job, message, extender)
 
     def _running_elsewhere(self, job: Job) -> bool:
         """Processing by another live runner: this message is a duplicate of theirs."""
@@ -180,47 +212,137 @@ class Runner:
             return False
         stale_after = 3 * self.settings.heartbeat_interval_s
         return any(
-            beat.runner_id == job.runner_id and beat.current_job == job.id
+            beat.runner_id == job.runner_id and (job.id in beat.current_jobs or beat.current_job == job.id)
             for beat in live_heartbeats(self.store, stale_after)
         )
 
-    def _process(self, job_id: str, message: Message) -> None:
-        job = self.repo.update(job_id, self._claim)
-        if job is None:
-            self.queue.delete(message.receipt)
-            return
-        self.current_job = job_id
-        self.heartbeat.current_job = job_id
+    # --- transcribing a batch ----------------------------------------------------------------
+    def _process_batch(self, claimed: list[_Claimed]) -> None:
+        ids = [c.job.id for c in claimed]
+        self.heartbeat.current_jobs, self.heartbeat.current_job = ids, ids[0]
         self._beat()
-        self.events.emit(
-            f"Task {job_id[:8]} started on {self.identity.device} (attempt {job.attempts})", job_id=job_id
-        )
         try:
-            result = self.repo.get_result(job_id) or self._transcribe(job)
-            self.repo.put_result(result)
-            done = self.repo.update(job_id, lambda j: self._finish(j, result))
-        except JobFailed as exc:
-            self._fail(job_id, str(exc))
-        except JobAborted:
-            self._after_abort(job_id, message)
+            outcomes = self._outcomes(claimed)
+            for c in claimed:
+                self._conclude(c, outcomes[c.job.id])
+        finally:
+            for c in claimed:
+                c.extender.stop()
+            self.heartbeat.current_jobs, self.heartbeat.current_job = [], None
+
+    def _outcomes(self, claimed: list[_Claimed]) -> dict[str, TranscriptResult | BaseException]:
+        """Each job's result, or the exception that ended it. Jobs of one model decode together."""
+        outcomes: dict[str, TranscriptResult | BaseException] = {}
+        pending = []
+        for c in claimed:
+            existing = self.repo.get_result(c.job.id)  # written by an attempt that died before "done"
+            if existing is not None:
+                outcomes[c.job.id] = existing
+            else:
+                pending.append(c)
+        for model_name in dict.fromkeys(c.job.params.model_name for c in pending):
+            group = [c for c in pending if c.job.params.model_name == model_name]
+            try:
+                engine = self.models.get(model_name)
+            except ModelNotAvailable as exc:
+                outcomes.update({c.job.id: JobFailed(str(exc)) for c in group})
+                continue
+            except Exception as exc:  # noqa: BLE001 - a model that fails to load: retried like the rest
+                outcomes.update({c.job.id: exc for c in group})
+                continue
+            for c in group:
+                if c.job.params.split_roads:
+                    outcomes[c.job.id] = self._outcome_alone(c.job, engine)
+            outcomes.update(self._outcomes_together([c for c in group if not c.job.params.split_roads], engine))
+        return outcomes
+
+    def _outcome_alone(self, job: Job, engine) -> TranscriptResult | BaseException:
+        try:
+            with self._local_audio(job) as local:
+                return transcribe_job(
+                    job, local, engine, self.identity.device, _ProgressWriter(self, job.id),
+                    beam_size=self.settings.beam_size, vad_filter=self.settings.vad_filter,
+                )
+        except BadJob as exc:
+            return JobFailed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - concluded per job
+            return exc
+
+    def _outcomes_together(self, group: list[_Claimed], engine) -> dict[str, TranscriptResult | BaseException]:
+        outcomes: dict[str, TranscriptResult | BaseException] = {}
+        ready = []
+        for c in group:
+            try:
+                with self._local_audio(c.job) as local:
+                    ready.append((c.job, decode_single(c.job, local)))
+            except BadJob as exc:
+                outcomes[c.job.id] = JobFailed(str(exc))
+            except Exception as exc:  # noqa: BLE001
+                outcomes[c.job.id] = exc
+        if not ready:
+            return outcomes
+        items = [(audio, options_for(job, self.settings.beam_size, self.settings.vad_filter)) for job, audio in ready]
+        progress = [_ProgressWriter(self, job.id) for job, _ in ready]
+        started = time.monotonic()
+        errors: dict[int, BaseException] = {}
+        try:
+            transcripts = engine.transcribe_batch(items, progress)
+        except BatchItemsFailed as exc:
+            transcripts, errors = exc.transcripts, exc.errors
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed: each job is retried
+            return outcomes | {job.id: exc for job, _ in ready}
+        elapsed = time.monotonic() - started
+        for index, (job, _) in enumerate(ready):
+            transcript = transcripts[index]
+            outcomes[job.id] = errors.get(index) or single_result(
+                job, transcript, engine.name, self.identity.device, elapsed
+            )
+        return outcomes
+
+    @contextlib.contextmanager
+    def _local_audio(self, job: Job):
+        folder = Path(tempfile.mkdtemp(prefix=f"job-{job.id[:8]}-", dir=self.work_dir))
+        try:
+            local = folder / layout.safe_name(job.filename)
+            self.store.download(job.audio_key, local)
+            yield local
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _conclude(self, claimed: _Claimed, outcome: TranscriptResult | BaseException) -> None:
+        job, message = claimed.job, claimed.message
+        if isinstance(outcome, JobFailed):
+            self._fail(job.id, str(outcome))
+        elif isinstance(outcome, JobAborted):
+            self._after_abort(job.id, message)
             return
-        except Exception as exc:  # noqa: BLE001 - anything else is retried, bounded by max_attempts
-            log.exception("job %s failed on attempt %s", job_id, job.attempts)
-            self._retry_later(job_id, message, exc, job.attempts)
+        elif isinstance(outcome, BaseException):
+            log.error("job %s failed on attempt %s", job.id, job.attempts, exc_info=outcome)
+            self._retry_later(job.id, message, outcome, job.attempts)
             return
         else:
-            if done is not None and done.source_key:
-                self._write_outbox(done, result)
+            try:
+                self.repo.put_result(outcome)
+                done = self.repo.update(job.id, lambda j: self._finish(j, outcome))
+            except Exception as exc:  # noqa: BLE001 - the store failed: retried through the message
+                log.exception("could not record the result of job %s", job.id)
+                self._retry_later(job.id, message, exc, job.attempts)
+                return
             if done is not None:
-                self.heartbeat.stats.record_done(result.duration or 0.0, done.processing_time or 0.0)
-                self.events.emit(
-                    f"Task {job_id[:8]} done in {done.processing_time:.1f}s "
-                    f"({result.duration or 0:.1f}s of audio, {job.params.model_name})",
-                    job_id=job_id,
-                )
-            if done is not None and not self._send_refine_request(done):
-                return  # the job message comes back, and its duplicate sends the request again
+                self._announce_done(done, outcome)
+                if not self._send_refine_request(done):
+                    return  # the job message comes back, and its duplicate sends the request again
         self.queue.delete(message.receipt)
+
+    def _announce_done(self, done: Job, result: TranscriptResult) -> None:
+        if done.source_key:
+            self._write_outbox(done, result)
+        self.heartbeat.stats.record_done(result.duration or 0.0, done.processing_time or 0.0)
+        self.events.emit(
+            f"Task {done.id[:8]} done in {done.processing_time:.1f}s "
+            f"({result.duration or 0:.1f}s of audio, {done.params.model_name})",
+            job_id=done.id,
+        )
 
     def _claim(self, job: Job) -> Job | None:
         if job.state.terminal:
@@ -232,25 +354,6 @@ class Runner:
         job.started_at = time.time()
         job.progress = 0.0
         return job
-
-    def _transcribe(self, job: Job) -> TranscriptResult:
-        try:
-            engine = self.models.get(job.params.model_name)
-        except ModelNotAvailable as exc:
-            raise JobFailed(str(exc)) from exc
-        folder = Path(tempfile.mkdtemp(prefix=f"job-{job.id[:8]}-", dir=self.work_dir))
-        try:
-            local = folder / layout.safe_name(job.filename)
-            self.store.download(job.audio_key, local)
-            progress = _ProgressWriter(self, job.id)
-            return transcribe_job(
-                job, local, engine, self.identity.device, progress,
-                beam_size=self.settings.beam_size, vad_filter=self.settings.vad_filter,
-            )
-        except BadJob as exc:
-            raise JobFailed(str(exc)) from exc
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     # --- endings -----------------------------------------------------------------------------
     @staticmethod

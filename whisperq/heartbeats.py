@@ -50,7 +50,8 @@ class Heartbeat(BaseModel):
     engine: str
     started_at: float
     updated_at: float = Field(default_factory=time.time)
-    current_job: str | None = None
+    current_job: str | None = None  # the first of current_jobs (kept for older readers)
+    current_jobs: list[str] = Field(default_factory=list)  # everything this runner is working on
     models: dict[str, str] = Field(default_factory=dict)  # model name -> state
     gpus: list[GpuTelemetry] = Field(default_factory=list)
     stats: RunnerStats = Field(default_factory=RunnerStats)

@@ -57,6 +57,9 @@ class RunnerSettings(BaseModel):
     )
     poll_wait_s: float = Field(5.0, ge=0, le=20, description="Long-poll wait of one queue receive.")
     max_attempts: int = Field(3, ge=1, description="Attempts before a job ends in `error`.")
+    batch_jobs: int = Field(
+        0, ge=0, le=256, description="Queued jobs a runner takes and decodes together (0: 16 on a GPU, 1 on the CPU)."
+    )
     max_loaded_models: int = Field(
         0, ge=0, description="Models kept loaded per runner; loading one more unloads the least recently used (0: no limit)."
     )

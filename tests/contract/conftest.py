@@ -73,11 +73,21 @@ KNOWN_FAILURES = {
 }
 
 
+# Cases a server gets wrong only sometimes: moto checks If-Match and then writes without a lock, so
+# under load two concurrent conditional writes can both win (AWS S3 and MiniStack do not allow it).
+KNOWN_RACES = {
+    "test_concurrent_updaters_lose_no_update[s3-moto]": "moto's conditional PUT is not atomic under load",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         reason = KNOWN_FAILURES.get(item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+        race = KNOWN_RACES.get(item.name)
+        if race:
+            item.add_marker(pytest.mark.xfail(reason=race, strict=False))
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))

@@ -143,3 +143,33 @@ def test_a_lost_refine_request_is_sent_again_by_the_duplicate_job_message(pipeli
     [again] = pipeline.refine_queue.receive(wait_s=1)
     assert again.body == lost.body
     assert pipeline.queue.counts().visible + pipeline.queue.counts().in_flight == 0
+
+
+def test_a_batch_of_jobs_finishes_each_once_and_a_cancel_spares_the_others(tmp_path, models_manager, monkeypatch):
+    monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
+    pipeline = Pipeline(tmp_path, models_manager, batch_jobs=3)
+    ids = [pipeline.submit(clip) for clip in ("en_ivr.wav", "en_reading.wav", "en_ivr.ogg")]
+
+    def cancel_the_second():
+        deadline = time.monotonic() + 30
+        while pipeline.repo.get(ids[1]).job.state is not JobState.PROCESSING and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        def cancel(job):
+            job.state = JobState.CANCELLED
+            return job
+
+        pipeline.repo.update(ids[1], cancel)
+
+    canceller = threading.Thread(target=cancel_the_second)
+    canceller.start()
+    assert pipeline.runner.run_once(wait_s=1) == 3  # all three taken in one go
+    canceller.join()
+    states = [pipeline.repo.get(i).job.state for i in ids]
+    assert states == [JobState.DONE, JobState.CANCELLED, JobState.DONE]
+    reference = load_manifest()["en_ivr.wav"]["text"]
+    for job_id in (ids[0], ids[2]):
+        assert word_error_rate(reference, pipeline.repo.get_result(job_id).text, "en") <= 0.1
+    assert pipeline.repo.get_result(ids[1]) is None
+    counts = pipeline.queue.counts()
+    assert counts.visible + counts.in_flight == 0
