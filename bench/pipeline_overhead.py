@@ -44,20 +44,20 @@ def pipeline_time(service: Service, audio: Path, model: str) -> tuple[float, dic
     return time.perf_counter() - started, status
 
 
-def direct_times(audio: Path, model: str, threads: int, beam: int, repeats: int) -> tuple[list[float], str]:
+class Direct:
     """faster-whisper on the same file and settings, model loaded and warmed first (as in the runner)."""
-    from faster_whisper import WhisperModel
 
-    folder = models.model_folder(models.discover()[model], Path.home() / ".cache/whisperq/models")
-    whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-    list(whisper.transcribe(decode(audio)[: 16000 * 5], beam_size=beam)[0])  # warm-up
-    times, text = [], ""
-    for _ in range(repeats):
+    def __init__(self, model: str, threads: int):
+        from faster_whisper import WhisperModel
+
+        folder = models.model_folder(models.discover()[model], Path.home() / ".cache/whisperq/models")
+        self.whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def run(self, audio: Path, beam: int) -> tuple[float, str]:
         started = time.perf_counter()
-        segments, _ = whisper.transcribe(decode(audio), beam_size=beam)
+        segments, _ = self.whisper.transcribe(decode(audio), beam_size=beam)
         text = " ".join(s.text.strip() for s in segments)
-        times.append(time.perf_counter() - started)
-    return times, text
+        return time.perf_counter() - started, text
 
 
 def main() -> None:
@@ -73,34 +73,43 @@ def main() -> None:
     duration = len(decode(args.audio)) / 16000
     model_names = args.model or ["tiny.en", "base"]
 
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         service = Service(Path(tmp) / "data", WHISPERQ_RUNNER__CPU_THREADS=str(args.threads)).start()
         try:
-            for model in model_names:  # warm: the model loads once per runner
-                pipeline_time(service, args.audio, model)
-            rows = []
             for model in model_names:
-                runs = [pipeline_time(service, args.audio, model) for _ in range(args.repeats)]
-                rows.append((model, [t for t, _ in runs], runs[-1][1]))
+                pipeline_time(service, args.audio, model)  # warm: the model loads once per runner
+                direct = Direct(model, args.threads)
+                direct.run(args.audio, beam=5)  # warm
+                pairs = []
+                for _ in range(args.repeats):  # alternate, so load on the machine hits both alike
+                    total, status = pipeline_time(service, args.audio, model)
+                    seconds, text = direct.run(args.audio, beam=5)
+                    pairs.append((total, seconds))
+                rows.append((model, pairs, status, text))
+                del direct
             # Last, so the jobs these uploads queue don't delay the timings above.
             latencies = submit_latency(service, args.audio, args.submits)
         finally:
             service.stop()
 
     size_mb = args.audio.stat().st_size / 1e6
-    print(f"audio: {args.audio.name}, {duration:.1f} s, {size_mb:.2f} MB; CPU threads {args.threads}; beam 5")
+    print(f"audio: {args.audio.name}, {duration:.1f} s, {size_mb:.2f} MB; CPU threads {args.threads}; beam 5; "
+          f"{args.repeats} alternating runs each")
     print(
         f"submit latency over {len(latencies)} uploads: median {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
     )
-    print("\n| model | pipeline submit→done s (median) | direct faster-whisper s (median) | ratio | pipeline WER | direct WER |")
+    print("\n| model | pipeline submit→done s (median) | faster-whisper direct s (median) | ratio (median of pairs) "
+          "| pipeline WER | direct WER |")
     print("|---|---|---|---|---|---|")
-    for model, totals, status in rows:
-        directs, text = direct_times(args.audio, model, args.threads, beam=5, repeats=args.repeats)
-        total, direct = statistics.median(totals), statistics.median(directs)
+    for model, pairs, status, text in rows:
+        total = statistics.median(p for p, _ in pairs)
+        direct_s = statistics.median(d for _, d in pairs)
+        ratio = statistics.median(p / d for p, d in pairs)
         wer_p = f"{word_error_rate(reference, status['result'], 'en'):.1%}" if reference else "-"
         wer_d = f"{word_error_rate(reference, text, 'en'):.1%}" if reference else "-"
-        print(f"| {model} | {total:.2f} | {direct:.2f} | {total / direct:.3f} | {wer_p} | {wer_d} |")
+        print(f"| {model} | {total:.2f} | {direct_s:.2f} | {ratio:.3f} | {wer_p} | {wer_d} |")
 
 
 if __name__ == "__main__":

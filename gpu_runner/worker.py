@@ -385,15 +385,7 @@ class Runner:
         return True
 
     def _fail(self, job_id: str, error: str) -> None:
-        def change(job: Job) -> Job | None:
-            if job.state.terminal:
-                return None
-            job.state = JobState.ERROR
-            job.error = error
-            job.completed_at = time.time()
-            return job
-
-        failed = self.repo.update(job_id, change)
+        failed = self.repo.fail(job_id, error)
         if failed is not None:
             self.heartbeat.stats.jobs_failed += 1
             self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)

@@ -91,15 +91,7 @@ class Intake:
         return self._refuse_upload(job_id, "the upload did not arrive before its URL expired")
 
     def _refuse_upload(self, job_id: str, error: str) -> Job | None:
-        def refuse(j: Job) -> Job | None:
-            if j.state is not JobState.AWAITING_UPLOAD:
-                return None
-            j.state = JobState.ERROR
-            j.error = error
-            j.completed_at = time.time()
-            return j
-
-        refused = self.repo.update(job_id, refuse)
+        refused = self.repo.fail(job_id, error, only_from=JobState.AWAITING_UPLOAD)
         if refused is not None:
             self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
         return refused

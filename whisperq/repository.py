@@ -162,6 +162,19 @@ class JobRepository:
             return updated
         raise RuntimeError(f"job {job_id}: gave up after {retries} conflicting updates")
 
+    def fail(self, job_id: str, error: str, *, only_from: JobState | None = None) -> Job | None:
+        """End a job in ``error`` (unless it already ended, or is not in ``only_from``)."""
+
+        def change(job: Job) -> Job | None:
+            if job.state.terminal or (only_from is not None and job.state is not only_from):
+                return None
+            job.state = JobState.ERROR
+            job.error = error
+            job.completed_at = time.time()
+            return job
+
+        return self.update(job_id, change)
+
     def _write_followups(self, job: Job) -> None:
         """Work owed to a finished job, written before the manifest says so, so a crash between the
         two cannot lose it: the webhook to call, and the retention entry that expires its data.
