@@ -45,7 +45,7 @@ class SqliteQueue(Queue):
         *,
         visibility_timeout_s: int = 60,
         max_receives: int = 4,
-        poll_interval_s: float = 0.2,
+        poll_interval_s: float = 0.05,
     ):
         self.path = Path(path).resolve()
         self.url = f"sqlite:///{self.path}"  # the path is absolute: four slashes
