@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,15 @@ class Transcript:
         self.text = " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
+class BatchItemsFailed(Exception):
+    """Some jobs of a batch failed (their progress callback raised, e.g. on cancel); the others finished."""
+
+    def __init__(self, transcripts: list[Transcript | None], errors: dict[int, BaseException]):
+        super().__init__(f"{len(errors)} of {len(transcripts)} jobs of the batch failed")
+        self.transcripts = transcripts
+        self.errors = errors
+
+
 class Engine(ABC):
     name: str
 
@@ -43,6 +52,27 @@ class Engine(ABC):
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, progress: ProgressCallback | None = None
     ) -> Transcript: ...
+
+    def transcribe_batch(
+        self,
+        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
+        progress_per_item: Sequence[ProgressCallback | None] | None = None,
+    ) -> list[Transcript]:
+        """Several jobs at once, results in order. This default runs them one by one; engines that
+        batch across jobs override it. A job whose progress callback raises is left out and the
+        others still run; :class:`BatchItemsFailed` then carries both."""
+        callbacks = list(progress_per_item) if progress_per_item is not None else [None] * len(items)
+        transcripts: list[Transcript | None] = []
+        errors: dict[int, BaseException] = {}
+        for index, ((audio, options), progress) in enumerate(zip(items, callbacks, strict=True)):
+            try:
+                transcripts.append(self.transcribe(audio, options, progress))
+            except Exception as exc:  # noqa: BLE001 - one job's failure must not sink the batch
+                transcripts.append(None)
+                errors[index] = exc
+        if errors:
+            raise BatchItemsFailed(transcripts, errors)
+        return transcripts  # type: ignore[return-value]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model's memory."""
