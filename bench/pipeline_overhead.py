@@ -93,7 +93,10 @@ def main() -> None:
         f"submit latency over {len(latencies)} uploads: median {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
     )
-    print("\n| model | pipeline submit→done s (median) | direct faster-whisper s (median) | ratio | pipeline WER | direct WER |")
+    print(
+        "\n| model | pipeline submit→done s (median) | direct faster-whisper s (median) | ratio "
+        "| pipeline WER | direct WER |"
+    )
     print("|---|---|---|---|---|---|")
     for model, totals, status in rows:
         directs, text = direct_times(args.audio, model, args.threads, beam=5, repeats=args.repeats)
