@@ -63,6 +63,7 @@ class Row:
     wer: float
     torch_peak_mib: float | None
     nvml_peak_mib: float | None
+    stages: dict | None = None  # the batched pipeline's own counters (VAD seconds, windows, rounds ...)
 
 
 # --- audio --------------------------------------------------------------------------------------
@@ -166,7 +167,13 @@ def engine(name: str, folder: Path, device: str, threads: int, batch: int, beam:
     eng = create_engine(name, folder, device=device, cpu_threads=threads, batch_size=batch)
     options = TranscribeOptions(beam_size=beam)
     if batched:
-        return lambda audios: [t.text for t in eng.transcribe_batch([(a, options) for a in audios])]
+
+        def run(audios):
+            texts = [t.text for t in eng.transcribe_batch([(a, options) for a in audios])]
+            run.stages = {k: round(v, 3) for k, v in eng.pipeline.stats.items()}
+            return texts
+
+        return run
     return lambda audios: [eng.transcribe(a, options).text for a in audios]
 
 
@@ -203,6 +210,7 @@ def measure(scenario, runner_name, transcriber, audios, references, args) -> Row
     return Row(
         scenario, runner_name, device_name(args.device), args.model, round(audio_s, 1), round(wall, 2),
         round(audio_s / wall, 1), round(corpus_wer(references, hypotheses), 4), torch_peak, nvml.mib,
+        getattr(transcriber, "stages", None),
     )  # fmt: skip
 
 

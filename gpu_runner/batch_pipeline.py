@@ -11,8 +11,9 @@ The backend (torch or CTranslate2) only has to decode a list of windows: :class:
 
 from __future__ import annotations
 
+import time
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -22,7 +23,7 @@ import numpy as np
 from gpu_runner import vad, windows
 from gpu_runner.audio import SAMPLE_RATE
 from gpu_runner.engines.base import BatchItemsFailed, ProgressCallback, TranscribeOptions, Transcript
-from gpu_runner.stitch import PlacedSegment, parse_window, place, stitch
+from gpu_runner.stitch import PlacedSegment, RawSegment, parse_window, place, stitch
 from whisperq.jobs import Segment, Word
 
 
@@ -68,6 +69,9 @@ class BatchSettings:
     logprob_threshold: float = -1.0
     no_speech_threshold: float = 0.6
     best_of: int = 5  # samples per window at a temperature above 0
+    # A long segment with few tokens means the model skipped speech: decode that window again.
+    sparse_segment_s: float = 10.0
+    min_tokens_per_s: float = 1.0
     language_windows: int = 3  # a job's language is detected from its first windows
 
 
@@ -104,6 +108,7 @@ class BatchTranscriber:
     def __init__(self, decoder: WindowDecoder, settings: BatchSettings = BatchSettings()):
         self.decoder = decoder
         self.settings = settings
+        self.stats: Counter[str] = Counter()  # of the last batch: seconds per stage, windows, rounds, fallbacks
 
     # --- public ------------------------------------------------------------------------------
     def transcribe_batch(
@@ -117,11 +122,18 @@ class BatchTranscriber:
         items = [
             _Item(np.asarray(audio, np.float32), opts, cb) for (audio, opts), cb in zip(jobs, callbacks, strict=True)
         ]
+        self.stats = Counter()
+        started = time.perf_counter()
         self._plan(items)
+        self.stats["vad_s"] = time.perf_counter() - started
         self._detect_languages(items)
+        self.stats["language_s"] = time.perf_counter() - started - self.stats["vad_s"]
         pending = [_Work(i, span) for i, item in enumerate(items) for span in item.spans]
+        self.stats["windows"] = len(pending)
         while pending:
+            self.stats["rounds"] += 1
             pending = self._round(items, pending)
+        self.stats["total_s"] = time.perf_counter() - started
         for item in items:
             self._report(item, 1.0)
         transcripts = [None if item.error else self._transcript(item) for item in items]
@@ -133,11 +145,12 @@ class BatchTranscriber:
     # --- windows and language ----------------------------------------------------------------
     def _plan(self, items: list[_Item]) -> None:
         max_samples = int(self.settings.window_s * SAMPLE_RATE)
-        for item in items:
-            if not self.settings.use_vad:
+        if not self.settings.use_vad:
+            for item in items:
                 item.spans = windows.fixed_windows(len(item.audio), max_samples)
-                continue
-            chunks, probs = vad.speech_chunks(item.audio, self.settings.vad)
+            return
+        found = vad.speech_chunks_many([item.audio for item in items], self.settings.vad)
+        for item, (chunks, probs) in zip(items, found, strict=True):
             item.spans = windows.plan_windows(chunks, len(item.audio), max_samples, probs, vad.FRAME)
 
     def _detect_languages(self, items: list[_Item]) -> None:
@@ -195,17 +208,19 @@ class BatchTranscriber:
         if item.error is not None:
             return []
         silent = result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold
+        duration = work.span.length / SAMPLE_RATE
+        parsed = parse_window(result.tokens, self.decoder.timestamp_begin, duration)
         failed = (
             compression_ratio(self.decoder.text(result.tokens)) > s.compression_ratio_threshold
             or result.avg_logprob < s.logprob_threshold
+            or any(self._sparse(seg) for seg in parsed.segments)
         )
         if failed and not silent and work.temperature_index + 1 < len(item.options.temperature):
+            self.stats["fallbacks"] += 1
             return [replace(work, temperature_index=work.temperature_index + 1)]
         if silent:
             item.done_samples += work.span.length
             return []
-        duration = work.span.length / SAMPLE_RATE
-        parsed = parse_window(result.tokens, self.decoder.timestamp_begin, duration)
         placed = place(parsed.segments, work.span.start / SAMPLE_RATE)
         for seg in placed:
             seg.text = self.decoder.text(seg.tokens)
@@ -219,11 +234,16 @@ class BatchTranscriber:
         if parsed.resume_at is None:
             item.done_samples += work.span.length
             return []
+        self.stats["continuations"] += 1
         resume = work.span.start + int(round(parsed.resume_at * SAMPLE_RATE))
         item.done_samples += resume - work.span.start
         return [_Work(work.item, windows.Span(resume, work.span.end))]
 
     # --- helpers -----------------------------------------------------------------------------
+    def _sparse(self, segment: RawSegment) -> bool:
+        length, s = segment.end - segment.start, self.settings
+        return length >= s.sparse_segment_s and len(segment.tokens) < s.min_tokens_per_s * length
+
     @staticmethod
     def _slice(item: _Item, span: windows.Span) -> np.ndarray:
         return item.audio[span.start : span.end]

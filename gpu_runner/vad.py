@@ -41,16 +41,27 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="vad")
 
 
-def speech_probabilities(audio: np.ndarray, executor: Executor | None = None) -> np.ndarray:
-    """One speech probability per FRAME samples."""
-    if len(audio) == 0:
-        return np.zeros(0, np.float32)
+def _slices(audio: np.ndarray) -> list[np.ndarray]:
     padded = np.pad(audio.astype(np.float32, copy=False), (0, -len(audio) % FRAME))
     step = SLICE_FRAMES * FRAME
-    slices = [padded[i : i + step] for i in range(0, len(padded), step)]
+    return [padded[i : i + step] for i in range(0, len(padded), step)]
+
+
+def speech_probabilities_many(audios: list[np.ndarray], executor: Executor | None = None) -> list[np.ndarray]:
+    """One speech probability per FRAME samples of each audio; all slices of all audios share the pool."""
+    slices = [_slices(a) if len(a) else [] for a in audios]
     model = _model()
-    outputs = list((executor or _pool()).map(lambda s: np.asarray(model(s)).reshape(-1), slices))
-    return np.concatenate(outputs).astype(np.float32)
+    flat = [s for per_audio in slices for s in per_audio]
+    outputs = iter(list((executor or _pool()).map(lambda s: np.asarray(model(s)).reshape(-1), flat)))
+    return [
+        np.concatenate([next(outputs) for _ in per_audio]).astype(np.float32) if per_audio else np.zeros(0, np.float32)
+        for per_audio in slices
+    ]
+
+
+def speech_probabilities(audio: np.ndarray, executor: Executor | None = None) -> np.ndarray:
+    """One speech probability per FRAME samples."""
+    return speech_probabilities_many([audio], executor)[0]
 
 
 def _hysteresis(probs: np.ndarray, on: float, off: float) -> np.ndarray:
@@ -96,9 +107,16 @@ def _padded(chunks: list[tuple[int, int]], total: int, pad: int) -> list[tuple[i
     return out
 
 
+def speech_chunks_many(
+    audios: list[np.ndarray], params: VadParams = VadParams(), executor: Executor | None = None
+) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+    """Speech chunks of each audio, with the per-frame probabilities they came from."""
+    probs = speech_probabilities_many(audios, executor)
+    return [(chunks_from_probabilities(p, len(a), params), p) for a, p in zip(audios, probs, strict=True)]
+
+
 def speech_chunks(
     audio: np.ndarray, params: VadParams = VadParams(), executor: Executor | None = None
 ) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Speech chunks of ``audio`` and the per-frame probabilities they came from."""
-    probs = speech_probabilities(audio, executor)
-    return chunks_from_probabilities(probs, len(audio), params), probs
+    return speech_chunks_many([audio], params, executor)[0]

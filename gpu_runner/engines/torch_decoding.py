@@ -301,12 +301,14 @@ class _BeamSearch(_Search):
         rows = (source.gather(1, chosen) + windows).reshape(-1)
         next_tokens = token.gather(1, chosen).reshape(-1)
         self.sum_logprobs = top_scores.gather(1, chosen).reshape(-1)
-        host = torch.stack([top_scores, source.float(), token.float(), finished.float()]).cpu().numpy()
-        self._collect_finished(host)
+        # One device-to-host transfer per step (token ids and row numbers are exact in float32).
+        picked = torch.stack([rows, next_tokens]).float().view(-1, 2 * beam)
+        host = torch.stack([top_scores, source.float(), token.float(), finished.float(), picked]).cpu().numpy()
+        self._collect_finished(host[:4])
         self.cache.select_rows(rows)
         self.rules.advance(rows, next_tokens)
-        rows_np = rows.cpu().numpy()
-        self.batch.tokens = np.concatenate([self.batch.tokens[rows_np], next_tokens.cpu().numpy()[:, None]], axis=1)
+        rows_np, tokens_np = host[4].reshape(2, -1).astype(np.int64)
+        self.batch.tokens = np.concatenate([self.batch.tokens[rows_np], tokens_np[:, None]], axis=1)
         done = np.array([len(self.finished[w]) >= beam for w in self.batch.window_ids])
         return self.drop_done(done)
 

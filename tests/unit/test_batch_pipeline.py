@@ -40,6 +40,8 @@ class ScriptedDecoder:
             return WindowResult([ts(0), 1, ts(3), ts(3.2), 2], -0.2, 0.01)
         if code == 2 and request.temperature == 0:  # a repetition loop
             return WindowResult([ts(0), *[9] * 60, ts(20)], -0.1, 0.01)
+        if code == 8 and request.temperature == 0:  # 20 s of speech as two tokens: speech was skipped
+            return WindowResult([ts(0), 1, 2, ts(20)], -0.1, 0.01)
         if code == 3:  # silence
             return WindowResult([ts(0), 7, ts(1)], -2.0, 0.9)
         return WindowResult([ts(0), 5 + int(code), ts(1)], -0.1, 0.01)
@@ -75,6 +77,12 @@ def test_a_failing_window_falls_back_to_sampling_at_the_next_temperature():
     assert transcript.text == "w7"
     requests = [request for request, _ in decoder.calls]
     assert [(r.temperature, r.beam_size, r.best_of) for r in requests] == [(0.0, 5, 1), (0.2, 1, 5)]
+
+
+def test_a_long_segment_with_too_few_tokens_is_decoded_again():
+    decoder, [transcript] = run([(audio_with([8]), TranscribeOptions(language="en"))])
+    assert transcript.text == "w13"
+    assert [r.temperature for r, _ in decoder.calls] == [0.0, 0.2]
 
 
 def test_silent_windows_are_skipped_without_fallback():
