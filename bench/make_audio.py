@@ -174,14 +174,23 @@ class _Deck:
         return clip
 
 
-def compose(seconds: float, source: str, gap: float, seed: int) -> tuple[np.ndarray, list[dict]]:
+def load_library(source: str = "mixed") -> dict[str, list[Clip]]:
+    """The clips ``compose`` draws from; load once to compose many files."""
+    library = {}
+    if source in ("mixed", "reading"):
+        library["reading"] = load_reading_clips()
+    if source in ("mixed", "ivr"):
+        library["ivr"] = load_ivr_clips()
+    return library
+
+
+def compose(
+    seconds: float, source: str, gap: float, seed: int, library: dict[str, list[Clip]] | None = None
+) -> tuple[np.ndarray, list[dict]]:
     """Return (int16 samples of exactly ``seconds``, [{start, end, text, source}])."""
     rng = random.Random(seed)
-    decks: dict[str, _Deck] = {}
-    if source in ("mixed", "reading"):
-        decks["reading"] = _Deck(load_reading_clips(), rng)
-    if source in ("mixed", "ivr"):
-        decks["ivr"] = _Deck(load_ivr_clips(), rng)
+    library = library if library is not None else load_library(source)
+    decks = {name: _Deck(clips, rng) for name, clips in library.items()}
     for name, deck in decks.items():
         if not deck.clips:
             raise MissingSource(f"no usable {name} clips found; reinstall with:\n    {APT_INSTALL}")

@@ -27,8 +27,9 @@ def build_runner(settings: Settings, device: str) -> Runner:
     engine_name = rs.engine if rs.engine != "auto" else default_engine_name(device)
     threads = rs.cpu_threads or (os.cpu_count() or 1)
     factory = partial(
-        create_engine, engine_name, device=device, compute_type=rs.compute_type, cpu_threads=threads
-    )
+        create_engine, engine_name, device=device, compute_type=rs.compute_type, cpu_threads=threads,
+        batch_size=rs.batch_size,
+    )  # fmt: skip
     models = ModelManager(
         lambda folder: factory(folder), settings.model_dirs, settings.model_cache_dir, rs.max_loaded_models
     )

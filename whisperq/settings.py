@@ -42,11 +42,23 @@ class RunnerSettings(BaseModel):
         description="Added to the runner id (`host-device-name`): set it when one host runs several runners per "
         "device.",
     )
-    engine: str = Field("auto", description="`auto` or `ctranslate2`.")
+    engine: str = Field(
+        "auto",
+        description="`auto` (`torch` on CUDA when torch and openai-whisper are installed, else `ctranslate2`), "
+        "`ctranslate2` or `torch`.",
+    )
     compute_type: str = Field(
-        "auto", description="CTranslate2 compute type; `auto` is int8 on CPU, float16 on CUDA."
+        "auto",
+        description="Compute type; `auto` is int8 on CPU and float16 on CUDA for CTranslate2, float32 on CPU "
+        "and float16 on CUDA for torch (which also takes `float16`, `bfloat16` or `float32` on CUDA).",
     )
     cpu_threads: int = Field(0, ge=0, description="Threads per CPU runner (0: all cores).")
+    batch_size: int = Field(
+        0,
+        ge=0,
+        description="Speech windows decoded together when several jobs are batched (0: auto; 8 on CPU, "
+        "on CUDA as many as a quarter of the free memory holds, at most 256).",
+    )
     beam_size: int = Field(5, ge=1, le=20, description="Beam size (the seed's default is 5).")
     vad_filter: bool = Field(
         False, description="Skip silence with Silero VAD before recognition (always on for `split_roads` channels)."

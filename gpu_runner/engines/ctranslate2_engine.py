@@ -1,4 +1,8 @@
-"""The CTranslate2 engine (faster-whisper): the default on CPU."""
+"""The CTranslate2 engine (faster-whisper): the default on CPU.
+
+One job goes through faster-whisper's own sequential ``transcribe``; several jobs at once go through
+the batched pipeline shared with the torch engine (VAD windows of all jobs decoded together).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import numpy as np
 from faster_whisper import WhisperModel
 
 from gpu_runner.audio import SAMPLE_RATE
+from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber
 from gpu_runner.engines.base import Engine, ProgressCallback, TranscribeOptions, Transcript
+from gpu_runner.engines.ctranslate2_windows import Ct2WindowDecoder
 from whisperq.jobs import Segment, Word
 
 
@@ -22,7 +28,9 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 class CTranslate2Engine(Engine):
     name = "ctranslate2"
 
-    def __init__(self, model_dir: Path, *, device: str, compute_type: str = "auto", cpu_threads: int = 0):
+    def __init__(
+        self, model_dir: Path, *, device: str, compute_type: str = "auto", cpu_threads: int = 0, batch_size: int = 0
+    ):
         kind, _, index = device.partition(":")
         self.model = WhisperModel(
             str(model_dir),
@@ -31,6 +39,10 @@ class CTranslate2Engine(Engine):
             compute_type=resolve_compute_type(compute_type, kind),
             cpu_threads=cpu_threads,
             num_workers=1,
+        )
+        default_batch = 8 if kind == "cpu" else 64
+        self.pipeline = BatchTranscriber(
+            Ct2WindowDecoder(self.model), BatchSettings(batch_size=batch_size or default_batch)
         )
 
     def transcribe(
@@ -54,7 +66,11 @@ class CTranslate2Engine(Engine):
                 progress(min(1.0, seg.end / duration))
         return Transcript(segments, info.language, info.language_probability, duration)
 
+    def transcribe_batch(self, items, progress_per_item=None) -> list[Transcript]:
+        return self.pipeline.transcribe_batch(items, progress_per_item)
+
     def close(self) -> None:
+        self.pipeline = None
         del self.model
         gc.collect()
 

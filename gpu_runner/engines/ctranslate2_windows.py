@@ -1,0 +1,104 @@
+"""Windows decoded in batches by CTranslate2, for :class:`gpu_runner.batch_pipeline.BatchTranscriber`.
+
+The same windows, fallback and stitching as the torch engine; CTranslate2's ``generate`` applies
+Whisper's timestamp rules itself when the prompt leaves out ``<|notimestamps|>``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+
+from gpu_runner.batch_pipeline import DecodeRequest, WindowResult
+from gpu_runner.stitch import PlacedSegment
+
+N_SAMPLES = 480_000
+N_FRAMES = 3000
+HOP = 160
+MAX_LENGTH = 448
+PUNCT_BEFORE = "\"'“¿([{-"
+PUNCT_AFTER = "\"'.。,，!！?？:：”)]}、"
+
+
+class Ct2WindowDecoder:
+    def __init__(self, model: WhisperModel):
+        self.model = model
+        self.multilingual = model.model.is_multilingual
+        self._base = self._tokenizer(None, "transcribe")
+        self.timestamp_begin = self._base.timestamp_begin
+
+    def detect_language(self, audios: list[np.ndarray]) -> list[dict[str, float]]:
+        results = self.model.model.detect_language(self._encode(audios))
+        return [{token[2:-2]: prob for token, prob in pairs} for pairs in results]
+
+    def decode(self, audios: list[np.ndarray], request: DecodeRequest) -> list[WindowResult]:
+        tokenizer = self._tokenizer(request.language, request.task)
+        prompt = list(tokenizer.sot_sequence)
+        if request.prompt:
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + request.prompt.strip())[-223:], *prompt]
+        if request.temperature > 0:
+            search = {"beam_size": 1, "num_hypotheses": request.best_of, "sampling_topk": 0}
+            search["sampling_temperature"] = request.temperature
+        else:
+            search = {"beam_size": request.beam_size, "patience": 1.0}
+        results = self.model.model.generate(
+            self._encode(audios),
+            [prompt] * len(audios),
+            max_length=MAX_LENGTH,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            max_initial_timestamp_index=50,
+            **search,
+        )
+        out = []
+        for result in results:
+            tokens = list(result.sequences_ids[0])
+            # CTranslate2 returns the length-normalised score: back to whisper's avg_logprob.
+            out.append(WindowResult(tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob))
+        return out
+
+    def text(self, tokens: list[int]) -> str:
+        return self._base.decode([t for t in tokens if t < self._base.eot])
+
+    def add_words(self, audio: np.ndarray, segments: list[PlacedSegment], request: DecodeRequest) -> None:
+        relative = [
+            {"seek": 0, "start": s.start - s.window_start, "end": s.end - s.window_start, "tokens": s.tokens}
+            for s in segments
+        ]
+        self.model.add_word_timestamps(
+            [relative], self._tokenizer(request.language, request.task), self._encode([audio]),
+            len(audio) // HOP, PUNCT_BEFORE, PUNCT_AFTER, 0.0,
+        )  # fmt: skip
+        for seg, rel in zip(segments, relative, strict=True):
+            offset = seg.window_start
+            seg.start, seg.end = round(offset + rel["start"], 3), round(offset + rel["end"], 3)
+            seg.words = [
+                {**w, "start": round(offset + w["start"], 3), "end": round(offset + w["end"], 3)}
+                for w in rel.get("words", [])
+            ]
+
+    def _tokenizer(self, language: str | None, task: str) -> Tokenizer:
+        return _tokenizer(self.model, self.multilingual, language, task)
+
+    def _encode(self, audios: list[np.ndarray]):
+        features = np.stack([self._mel(a) for a in audios])
+        return self.model.encode(features)
+
+    def _mel(self, audio: np.ndarray) -> np.ndarray:
+        """As openai-whisper's ``transcribe`` makes its last window: audio padded with 30 s of silence,
+        frames past the audio set to zero."""
+        audio = np.ascontiguousarray(audio[:N_SAMPLES], dtype=np.float32)
+        mel = self.model.feature_extractor(audio, padding=N_SAMPLES)[:, : len(audio) // HOP]
+        return np.pad(mel, ((0, 0), (0, N_FRAMES - mel.shape[1]))).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _tokenizer(model: WhisperModel, multilingual: bool, language: str | None, task: str) -> Tokenizer:
+    if not multilingual:
+        return Tokenizer(model.hf_tokenizer, False, task=None, language=None)
+    return Tokenizer(model.hf_tokenizer, True, task=task, language=language or "en")
