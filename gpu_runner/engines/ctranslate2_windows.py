@@ -6,7 +6,6 @@ Whisper's timestamp rules itself when the prompt leaves out ``<|notimestamps|>``
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -27,6 +26,7 @@ class Ct2WindowDecoder:
     def __init__(self, model: WhisperModel):
         self.model = model
         self.multilingual = model.model.is_multilingual
+        self._tokenizers: dict[tuple[str | None, str], Tokenizer] = {}
         self._base = self._tokenizer(None, "transcribe")
         self.timestamp_begin = self._base.timestamp_begin
 
@@ -83,7 +83,11 @@ class Ct2WindowDecoder:
             ]
 
     def _tokenizer(self, language: str | None, task: str) -> Tokenizer:
-        return _tokenizer(self.model, self.multilingual, language, task)
+        # Cached on the decoder, not the module: a module cache would keep an unloaded model alive.
+        key = (language, task)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = _make_tokenizer(self.model, self.multilingual, language, task)
+        return self._tokenizers[key]
 
     def _encode(self, audios: list[np.ndarray]):
         features = np.stack([self._mel(a) for a in audios])
@@ -97,8 +101,7 @@ class Ct2WindowDecoder:
         return np.pad(mel, ((0, 0), (0, N_FRAMES - mel.shape[1]))).astype(np.float32)
 
 
-@lru_cache(maxsize=64)
-def _tokenizer(model: WhisperModel, multilingual: bool, language: str | None, task: str) -> Tokenizer:
+def _make_tokenizer(model: WhisperModel, multilingual: bool, language: str | None, task: str) -> Tokenizer:
     if not multilingual:
         return Tokenizer(model.hf_tokenizer, False, task=None, language=None)
     return Tokenizer(model.hf_tokenizer, True, task=task, language=language or "en")

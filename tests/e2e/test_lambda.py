@@ -4,9 +4,11 @@ server itself delivered into SQS."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import httpx
@@ -46,6 +48,21 @@ def aws(request, monkeypatch, tmp_path):
     monkeypatch.setattr(lambda_handler, "_app", None)
     yield {"bucket": name, "events_url": events_url, "sqs": sqs, "kind": request.param}
     get_settings.cache_clear()
+
+
+def invoke(handler, event: dict) -> dict:
+    """Call a handler on a thread of its own, as the Lambda runtime does: no event loop is running
+    there (in this process one may be, from the browser tests' Playwright)."""
+    def run() -> dict:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return handler(event, None)
+        finally:
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 def http_api_event(method: str, path: str, body: dict | None = None, query: str = "") -> dict:
@@ -105,34 +122,34 @@ def _body(response: dict) -> dict:
 
 
 def test_http_and_rest_api_events_reach_the_app(aws):
-    queue = lambda_handler.handler(http_api_event("GET", "/api/queue"), None)
+    queue = invoke(lambda_handler.handler, http_api_event("GET", "/api/queue"))
     assert queue["statusCode"] == 200
     assert set(_body(queue)) >= {"queue", "processing", "completed", "failed"}
-    health = lambda_handler.handler(rest_api_event("GET", "/healthz"), None)
+    health = invoke(lambda_handler.handler, rest_api_event("GET", "/healthz"))
     assert health["statusCode"] == 200 and _body(health)["status"] == "ok"
-    missing = lambda_handler.handler(http_api_event("GET", "/api/status/ffff"), None)
+    missing = invoke(lambda_handler.handler, http_api_event("GET", "/api/status/ffff"))
     assert missing["statusCode"] == 404 and _body(missing)["error"] == "Task not found"
 
 
 def test_presigned_post_and_bucket_events_queue_the_job(aws):
-    grant = lambda_handler.handler(http_api_event("POST", "/api/uploads", {"filename": "my call+1.wav",
-                                                                           "model_name": "tiny.en"}), None)
+    grant = invoke(lambda_handler.handler, http_api_event("POST", "/api/uploads", {"filename": "my call+1.wav",
+                                                                           "model_name": "tiny.en"}))
     assert grant["statusCode"] == 200, grant
     body = _body(grant)
     assert body["method"] == "POST" and body["max_bytes"] > 0
     with open(SPEECH_DIR / "en_ivr.wav", "rb") as audio:
         sent = httpx.post(body["upload_url"], data=body["fields"], files={"file": ("my call+1.wav", audio)})
     assert sent.status_code in (200, 204), sent.text
-    status = lambda_handler.handler(http_api_event("GET", f"/api/status/{body['task_id']}"), None)
+    status = invoke(lambda_handler.handler, http_api_event("GET", f"/api/status/{body['task_id']}"))
     assert _body(status)["status"] == "awaiting_upload"
 
     messages = drain_events(aws, 2)  # the s3:TestEvent of the configuration, and the upload
     assert messages, "the server delivered no S3 notification"
-    result = lambda_handler.events_handler(sqs_event(messages), None)
+    result = invoke(lambda_handler.events_handler, sqs_event(messages))
     assert result == {"batchItemFailures": []}
-    status = lambda_handler.handler(http_api_event("GET", f"/api/status/{body['task_id']}"), None)
+    status = invoke(lambda_handler.handler, http_api_event("GET", f"/api/status/{body['task_id']}"))
     assert _body(status)["status"] == "queued"
-    again = lambda_handler.events_handler(sqs_event(messages), None)  # duplicate delivery: nothing new
+    again = invoke(lambda_handler.events_handler, sqs_event(messages))  # duplicate delivery: nothing new
     assert again == {"batchItemFailures": []}
 
 
@@ -142,9 +159,9 @@ def test_dropped_files_become_one_job_each(aws):
     for key in ("inbox/day one/a+b.wav", "inbox/day one/c.wav", "inbox/day one/c.wav.json"):
         s3.put_object(Bucket=aws["bucket"], Key=key, Body=b'{"model": "tiny.en"}' if key.endswith(".json") else audio)
     messages = drain_events(aws, 4)
-    lambda_handler.events_handler(sqs_event(messages), None)
-    lambda_handler.events_handler(sqs_event(messages), None)
-    listing = _body(lambda_handler.handler(http_api_event("GET", "/api/queue"), None))
+    invoke(lambda_handler.events_handler, sqs_event(messages))
+    invoke(lambda_handler.events_handler, sqs_event(messages))
+    listing = _body(invoke(lambda_handler.handler, http_api_event("GET", "/api/queue")))
     names = sorted(entry["filename"] for entry in listing["queue"])
     assert names == ["a_b.wav", "c.wav"]
 
@@ -152,12 +169,12 @@ def test_dropped_files_become_one_job_each(aws):
 def test_presigned_post_over_the_limit_never_becomes_a_job(aws, monkeypatch):
     monkeypatch.setenv("WHISPERQ_API__MAX_UPLOAD_MB", "0.01")  # 10 KiB
     get_settings.cache_clear()
-    grant = _body(lambda_handler.handler(http_api_event("POST", "/api/uploads", {"filename": "big.wav"}), None))
+    grant = _body(invoke(lambda_handler.handler, http_api_event("POST", "/api/uploads", {"filename": "big.wav"})))
     assert grant["max_bytes"] == 10485
     with open(SPEECH_DIR / "en_ivr.wav", "rb") as audio:  # 238 KB
         sent = httpx.post(grant["upload_url"], data=grant["fields"], files={"file": ("big.wav", audio)})
-    lambda_handler.events_handler(sqs_event(drain_events(aws, 2, timeout=5)), None)
-    status = _body(lambda_handler.handler(http_api_event("GET", f"/api/status/{grant['task_id']}"), None))
+    invoke(lambda_handler.events_handler, sqs_event(drain_events(aws, 2, timeout=5)))
+    status = _body(invoke(lambda_handler.handler, http_api_event("GET", f"/api/status/{grant['task_id']}")))
     if sent.status_code >= 400:  # the server checked the policy's size range (MiniStack, AWS)
         assert status["status"] == "awaiting_upload"
     else:  # the server stored it anyway (moto): the service refuses it
