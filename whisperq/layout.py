@@ -75,7 +75,11 @@ def index_key(state: JobState, job_id: str, at: float, summary: dict | None = No
     head = f"{index_prefix(state)}{sort_key:013d}-{job_id}"
     if summary is None:
         return head + ".json"
-    raw = base64.urlsafe_b64encode(json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode()).decode().rstrip("=")
+    raw = (
+        base64.urlsafe_b64encode(json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode())
+        .decode()
+        .rstrip("=")
+    )
     segments = [raw[i : i + _SEGMENT] for i in range(0, len(raw), _SEGMENT)] or ["_"]
     return f"{head}/{'/'.join(segments)}.json"
 

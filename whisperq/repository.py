@@ -7,11 +7,12 @@ keep the entry of the most advanced state (see :func:`_pick_latest`), and the ne
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from whisperq import layout
@@ -150,9 +151,7 @@ class JobRepository:
             if updated.state.terminal and not current.job.state.terminal:
                 self._write_followups(updated)
             try:
-                self.store.put_json(
-                    layout.manifest_key(job_id), updated.model_dump(mode="json"), if_match=current.etag
-                )
+                self.store.put_json(layout.manifest_key(job_id), updated.model_dump(mode="json"), if_match=current.etag)
             except PreconditionFailed:
                 if index_changed:
                     self._drop_losing_index_entry(job_id, self._index_key(updated))
@@ -182,13 +181,12 @@ class JobRepository:
         finished_at = job.completed_at or time.time()
         self.store.put_json(layout.retention_key(finished_at, job.id), {"job_id": job.id, "audio_key": job.audio_key})
         if job.params.callback_url:
-            try:
+            with contextlib.suppress(PreconditionFailed):  # already owed
                 self.store.put_json(
-                    layout.webhook_key(job.id), {"job_id": job.id, "url": job.params.callback_url, "next_at": 0},
+                    layout.webhook_key(job.id),
+                    {"job_id": job.id, "url": job.params.callback_url, "next_at": 0},
                     if_none_match=True,
                 )
-            except PreconditionFailed:
-                pass  # already owed
 
     def update_refine(
         self, job_id: str, change: Callable[[Job], RefineState | None], *, retries: int = 20
@@ -289,9 +287,7 @@ class JobRepository:
 
     def list_all(self, limit_finished: int | None) -> dict[JobState, list[dict]]:
         """Every state's list, with a job listed under two states (a crash mid-change) kept once."""
-        listing = {
-            state: self.list_state(state, None if not state.terminal else limit_finished) for state in JobState
-        }
+        listing = {state: self.list_state(state, None if not state.terminal else limit_finished) for state in JobState}
         return _pick_latest(listing)
 
 

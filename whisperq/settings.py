@@ -73,11 +73,11 @@ class RunnerSettings(BaseModel):
         0, ge=0, le=256, description="Queued jobs a runner takes and decodes together (0: 16 on a GPU, 1 on the CPU)."
     )
     max_loaded_models: int = Field(
-        0, ge=0, description="Models kept loaded per runner; loading one more unloads the least recently used (0: no limit)."
+        0,
+        ge=0,
+        description="Models kept loaded per runner; loading one more unloads the least recently used (0: no limit).",
     )
-    model_idle_unload_s: float = Field(
-        900.0, ge=0, description="Unload a model unused for this long (0: never)."
-    )
+    model_idle_unload_s: float = Field(900.0, ge=0, description="Unload a model unused for this long (0: never).")
     heartbeat_interval_s: float = Field(5.0, gt=0, description="Seconds between runner heartbeats.")
     inbox_poll_s: float = Field(
         5.0, ge=0, description="Scan `inbox/` for dropped files this often (0: rely on bucket events only)."
@@ -113,24 +113,26 @@ class RefineSettings(BaseModel):
         60.0, gt=0, description="Timeout of one LLM request; for `g4f`, the hard deadline of its child process."
     )
     retries: int = Field(
-        3, ge=0, le=10, description="Retries of a request that was rate limited, failed on the server, timed out "
-        "or found no server."
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a request that was rate limited, failed on the server, timed out or found no server.",
     )
     backoff_s: float = Field(1.0, ge=0, description="First wait between retries; doubles on each retry.")
     max_backoff_s: float = Field(
         30.0, ge=0, description="Longest wait between retries, a server's `Retry-After` included."
     )
     max_chunk_chars: int = Field(
-        6000, ge=200, description="Longer transcripts are split at segment or sentence ends into parts of at most "
-        "this many characters, refined one by one and joined back."
+        6000,
+        ge=200,
+        description="Longer transcripts are split at segment or sentence ends into parts of at most "
+        "this many characters, refined one by one and joined back.",
     )
     visibility_timeout_s: int = Field(
         60, ge=2, description="How long a refine request stays hidden from other refiners; extended while working."
     )
     poll_wait_s: float = Field(5.0, ge=0, le=20, description="Long-poll wait of one refine queue receive.")
-    max_attempts: int = Field(
-        3, ge=1, description="Refiners that may die on one request before it ends as `failed`."
-    )
+    max_attempts: int = Field(3, ge=1, description="Refiners that may die on one request before it ends as `failed`.")
 
 
 class Settings(BaseSettings):
@@ -142,9 +144,7 @@ class Settings(BaseSettings):
     store_url: str = Field(
         "", description="Object store: a folder path or `file://` URL (default `<data_dir>/bucket`)."
     )
-    queue_url: str = Field(
-        "", description="Queue: `sqlite:///path` (default `sqlite:///<data_dir>/queue.sqlite3`)."
-    )
+    queue_url: str = Field("", description="Queue: `sqlite:///path` (default `sqlite:///<data_dir>/queue.sqlite3`).")
     refine_queue_url: str = Field(
         "", description="Queue of refine requests: `sqlite:///path` (default `sqlite:///<data_dir>/refine.sqlite3`)."
     )
@@ -162,12 +162,15 @@ class Settings(BaseSettings):
         None, description="Comma-separated API keys (or `sha256:<hex>` of a key); when set, requests need one."
     )
     webhook_secret: SecretStr | None = Field(
-        None, description="Key of the `X-Whisperq-Signature: sha256=<hmac>` header of webhook calls (unsigned if unset)."
+        None,
+        description="Key of the `X-Whisperq-Signature: sha256=<hmac>` header of webhook calls (unsigned if unset).",
     )
     webhook_max_attempts: int = Field(8, ge=1, le=30, description="Webhook attempts (backoff 2, 4, 8 ... 300 s).")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one webhook call.")
     retention_audio_days: float = Field(30.0, ge=0, description="Delete a finished job's audio after this (0: never).")
-    retention_result_days: float = Field(90.0, ge=0, description="Delete a finished job's result after this (0: never).")
+    retention_result_days: float = Field(
+        90.0, ge=0, description="Delete a finished job's result after this (0: never)."
+    )
     signing_secret: SecretStr | None = Field(
         None, description="Key of the API's own signed upload URLs (default: a random key in the data folder)."
     )

@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse
 from functions.context import Ctx
 from functions.errors import ApiError
 from functions.jobs_access import load_job
-from whisperq.status_view import job_status
 from whisperq.jobs import JobState
 from whisperq.refine.prompts import available_presets
 from whisperq.refine.requests import request_refinement
+from whisperq.status_view import job_status
 
 router = APIRouter(tags=["jobs"])
 

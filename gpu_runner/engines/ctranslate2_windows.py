@@ -6,7 +6,6 @@ Whisper's timestamp rules itself when the prompt leaves out ``<|notimestamps|>``
 
 from __future__ import annotations
 
-
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer

@@ -34,15 +34,24 @@ def aws(request, monkeypatch, tmp_path):
     sqs = boto3.client("sqs")
     events_url = sqs.create_queue(QueueName=f"{name}-events")["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("s3").put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
-        "QueueConfigurations": [
-            {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"],
-             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
-            for prefix in ("inbox/", "audio/")
-        ]
-    })
-    for name_, value in {"WHISPERQ_STORE_URL": f"s3://{name}", "WHISPERQ_QUEUE_URL": jobs_url,
-                         "WHISPERQ_DATA_DIR": str(tmp_path / "lambda-tmp")}.items():
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": events_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                }
+                for prefix in ("inbox/", "audio/")
+            ]
+        },
+    )
+    for name_, value in {
+        "WHISPERQ_STORE_URL": f"s3://{name}",
+        "WHISPERQ_QUEUE_URL": jobs_url,
+        "WHISPERQ_DATA_DIR": str(tmp_path / "lambda-tmp"),
+    }.items():
         monkeypatch.setenv(name_, value)
     get_settings.cache_clear()
     monkeypatch.setattr(lambda_handler, "_app", None)
@@ -53,6 +62,7 @@ def aws(request, monkeypatch, tmp_path):
 def invoke(handler, event: dict) -> dict:
     """Call a handler on a thread of its own, as the Lambda runtime does: no event loop is running
     there (in this process one may be, from the browser tests' Playwright)."""
+
     def run() -> dict:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -69,42 +79,82 @@ def http_api_event(method: str, path: str, body: dict | None = None, query: str 
     """An API Gateway HTTP API (payload 2.0) event, as Lambda receives it."""
     raw = json.dumps(body).encode() if body is not None else b""
     return {
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "headers": {"host": "abc123.execute-api.us-east-1.amazonaws.com", "content-type": "application/json",
-                    "content-length": str(len(raw))},
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {
+            "host": "abc123.execute-api.us-east-1.amazonaws.com",
+            "content-type": "application/json",
+            "content-length": str(len(raw)),
+        },
         "requestContext": {
-            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                     "userAgent": "curl/8"},
-            "requestId": "req-1", "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:16:00:00 +0000",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "curl/8",
+            },
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "25/Nov/2026:16:00:00 +0000",
             "timeEpoch": 1795622400000,
         },
-        "body": base64.b64encode(raw).decode() if raw else None, "isBase64Encoded": bool(raw),
+        "body": base64.b64encode(raw).decode() if raw else None,
+        "isBase64Encoded": bool(raw),
     }
 
 
 def rest_api_event(method: str, path: str) -> dict:
     """An API Gateway REST API (payload 1.0) proxy event."""
     return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": method,
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
         "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
         "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": {"proxy": path[1:]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path[1:]},
         "stageVariables": None,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/prod{path}", "stage": "prod",
-                           "requestId": "req-2", "accountId": "123456789012", "apiId": "abc123",
-                           "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8"}},
-        "body": None, "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": "req-2",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8"},
+        },
+        "body": None,
+        "isBase64Encoded": False,
     }
 
 
 def sqs_event(messages: list[dict]) -> dict:
     """The SQS event Lambda's event source mapping builds from received messages."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events", "awsRegion": "us-east-1",
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
 
 
 def drain_events(aws: dict, wanted: int, timeout: float = 20) -> list[dict]:
@@ -132,8 +182,10 @@ def test_http_and_rest_api_events_reach_the_app(aws):
 
 
 def test_presigned_post_and_bucket_events_queue_the_job(aws):
-    grant = invoke(lambda_handler.handler, http_api_event("POST", "/api/uploads", {"filename": "my call+1.wav",
-                                                                           "model_name": "tiny.en"}))
+    grant = invoke(
+        lambda_handler.handler,
+        http_api_event("POST", "/api/uploads", {"filename": "my call+1.wav", "model_name": "tiny.en"}),
+    )
     assert grant["statusCode"] == 200, grant
     body = _body(grant)
     assert body["method"] == "POST" and body["max_bytes"] > 0

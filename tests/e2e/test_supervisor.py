@@ -33,7 +33,9 @@ def test_a_crashed_runner_is_restarted(tmp_path):
         os.kill(first, signal.SIGKILL)
         second = _runner_pid(service, not_pid=first)
         assert second != first
-        status = service.wait_finished(service.submit(SPEECH_DIR / "en_ivr.wav", model_name="tiny.en").json()["task_id"])
+        status = service.wait_finished(
+            service.submit(SPEECH_DIR / "en_ivr.wav", model_name="tiny.en").json()["task_id"]
+        )
         assert status["status"] == "done"
         assert "runner[cpu] exited with -9; restarting" in service.log_tail(20000)
     finally:
