@@ -296,7 +296,7 @@ class _BeamSearch(_Search):
         non_eot_seen = (~is_eot).cumsum(dim=-1)
         keep = ~is_eot & (non_eot_seen <= beam)
         finished = is_eot & (non_eot_seen < beam)
-        chosen = torch.sort((~keep).to(torch.int8), dim=-1, stable=True).indices[:, :beam]
+        chosen = torch.sort((~keep).float(), dim=-1, stable=True).indices[:, :beam]
         windows = torch.arange(scores.shape[0], device=self.device)[:, None] * beam
         rows = (source.gather(1, chosen) + windows).reshape(-1)
         next_tokens = token.gather(1, chosen).reshape(-1)
