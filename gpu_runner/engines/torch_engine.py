@@ -25,7 +25,7 @@ from whisper.tokenizer import Tokenizer, get_tokenizer
 from gpu_runner import ct2_weights
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber, DecodeRequest, WindowResult
 from gpu_runner.engines import torch_decoding
-from gpu_runner.engines.base import Engine, ProgressCallback, TranscribeOptions, Transcript
+from gpu_runner.engines.base import BatchItemsFailed, Engine, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.stitch import PlacedSegment
 
 CPU_BATCH = 8
@@ -99,7 +99,10 @@ class TorchEngine(Engine):
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, progress: ProgressCallback | None = None
     ) -> Transcript:
-        return self.pipeline.transcribe_batch([(audio, options)], [progress])[0]
+        try:
+            return self.pipeline.transcribe_batch([(audio, options)], [progress])[0]
+        except BatchItemsFailed as failed:
+            raise failed.errors[0] from None  # the job's own error (JobAborted on cancel) as transcribe raises it
 
     def transcribe_batch(
         self,
