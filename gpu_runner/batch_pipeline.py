@@ -194,7 +194,9 @@ class BatchTranscriber:
         following: list[_Work] = []
         for request, works in groups.items():
             for start in range(0, len(works), self.settings.batch_size):
-                batch = works[start : start + self.settings.batch_size]
+                batch = [w for w in works[start : start + self.settings.batch_size] if items[w.item].error is None]
+                if not batch:
+                    continue
                 results = self.decoder.decode([self._slice(items[w.item], w.span) for w in batch], request)
                 for work, result in zip(batch, results, strict=True):
                     following.extend(self._settle(items, work, result, request))

@@ -7,6 +7,7 @@ the batched pipeline shared with the torch engine (VAD windows of all jobs decod
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,11 @@ class CTranslate2Engine(Engine):
                 progress(min(1.0, seg.end / duration))
         return Transcript(segments, info.language, info.language_probability, duration)
 
-    def transcribe_batch(self, items, progress_per_item=None) -> list[Transcript]:
+    def transcribe_batch(
+        self,
+        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
+        progress_per_item: Sequence[ProgressCallback | None] | None = None,
+    ) -> list[Transcript]:
         return self.pipeline.transcribe_batch(items, progress_per_item)
 
     def close(self) -> None:

@@ -134,17 +134,18 @@ def language_probs(model, audio_features: torch.Tensor, sot: int, language_token
 
 class Rules:
     """Logit masks for every row at once (openai-whisper's SuppressBlank, SuppressTokens and
-    ApplyTimestampRules), from the last two sampled tokens and the last timestamp of each row."""
+    ApplyTimestampRules), from the last two sampled tokens and the last timestamp of each row.
+    Each rule touches only the columns it concerns, so a step costs a few passes over the logits."""
 
     def __init__(self, spec: DecodeSpec, rows: int, vocab: int, device: torch.device):
         self.spec = spec
-        self.columns = torch.arange(vocab, device=device)
-        self.suppress = torch.zeros(vocab, dtype=torch.bool, device=device)
-        self.suppress[list(spec.suppress)] = True
-        self.begin = self.suppress.clone()
-        self.begin[list(spec.suppress_at_begin)] = True
-        self.begin |= self.columns < spec.timestamp_begin
-        self.begin |= self.columns > spec.timestamp_begin + spec.max_initial_timestamp_index
+        self.suppress = torch.tensor(sorted(spec.suppress), dtype=torch.long, device=device)
+        columns = torch.arange(vocab, device=device)
+        self.begin = torch.zeros(vocab, dtype=torch.bool, device=device)
+        self.begin[list(spec.suppress) + list(spec.suppress_at_begin)] = True
+        self.begin |= columns < spec.timestamp_begin
+        self.begin |= columns > spec.timestamp_begin + spec.max_initial_timestamp_index
+        self.stamp_columns = columns[spec.timestamp_begin :] - spec.timestamp_begin
         self.last = torch.full((rows,), -1, dtype=torch.long, device=device)
         self.penultimate = torch.full((rows,), -1, dtype=torch.long, device=device)
         self.last_timestamp = torch.full((rows,), -1, dtype=torch.long, device=device)
@@ -155,18 +156,20 @@ class Rules:
             logits.masked_fill_(self.begin, NEG_INF)
             return
         ts = self.spec.timestamp_begin
-        is_ts_col = self.columns >= ts
+        logits.index_fill_(1, self.suppress, NEG_INF)
+        stamps, text = logits[:, ts:], logits[:, :ts]
         last_ts = self.last >= ts
         penult_ts = (self.penultimate >= ts) | (self.steps < 2)
-        mask = self.suppress.expand_as(logits).clone()
-        mask |= (last_ts & penult_ts)[:, None] & is_ts_col  # a pair is complete: text next
-        mask |= (last_ts & ~penult_ts)[:, None] & (self.columns < self.spec.eot)  # close the pair (or end)
-        floor = torch.where(last_ts & ~penult_ts, self.last_timestamp, self.last_timestamp + 1)
-        mask |= (self.last_timestamp >= 0)[:, None] & is_ts_col & (self.columns < floor[:, None])
-        logits.masked_fill_(mask, NEG_INF)
-        logprobs = F.log_softmax(logits, dim=-1)
-        ts_wins = logprobs[:, ts:].logsumexp(dim=-1) > logprobs[:, :ts].max(dim=-1).values
-        logits.masked_fill_(ts_wins[:, None] & ~is_ts_col, NEG_INF)
+        open_pair = last_ts & ~penult_ts
+        stamps.masked_fill_((last_ts & penult_ts)[:, None], NEG_INF)  # a pair is complete: text next
+        logits[:, : self.spec.eot].masked_fill_(open_pair[:, None], NEG_INF)  # close the pair (or end)
+        floor = torch.where(open_pair, self.last_timestamp, self.last_timestamp + 1) - ts
+        earlier = (self.last_timestamp >= 0)[:, None] & (self.stamp_columns < floor[:, None])
+        stamps.masked_fill_(earlier, NEG_INF)  # timestamps never go back
+        # Timestamps win when their summed probability beats every text token (the softmax
+        # normaliser is the same on both sides, so logits compare as log-probabilities do).
+        ts_wins = stamps.logsumexp(dim=-1) > text.max(dim=-1).values
+        text.masked_fill_(ts_wins[:, None], NEG_INF)
 
     def advance(self, rows: torch.Tensor | None, tokens: torch.Tensor) -> None:
         if rows is not None:
@@ -296,7 +299,7 @@ class _BeamSearch(_Search):
         non_eot_seen = (~is_eot).cumsum(dim=-1)
         keep = ~is_eot & (non_eot_seen <= beam)
         finished = is_eot & (non_eot_seen < beam)
-        chosen = torch.sort((~keep).to(torch.int8), dim=-1, stable=True).indices[:, :beam]
+        chosen = torch.sort((~keep).float(), dim=-1, stable=True).indices[:, :beam]
         windows = torch.arange(scores.shape[0], device=self.device)[:, None] * beam
         rows = (source.gather(1, chosen) + windows).reshape(-1)
         next_tokens = token.gather(1, chosen).reshape(-1)
@@ -314,8 +317,8 @@ class _BeamSearch(_Search):
 
     def _collect_finished(self, host: np.ndarray) -> None:
         top_scores, source, token, finished = host
-        for local, window in enumerate(self.batch.window_ids):
-            bucket = self.finished[window]
+        for local in np.flatnonzero(finished.any(axis=1)):
+            bucket = self.finished[self.batch.window_ids[local]]
             for rank in np.flatnonzero(finished[local]):
                 if len(bucket) >= self.group:
                     break

@@ -9,7 +9,7 @@ this module encodes windows, decodes them (:mod:`gpu_runner.engines.torch_decodi
 from __future__ import annotations
 
 import gc
-import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +25,8 @@ from whisper.tokenizer import Tokenizer, get_tokenizer
 from gpu_runner import ct2_weights
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber, DecodeRequest, WindowResult
 from gpu_runner.engines import torch_decoding
-from gpu_runner.engines.base import Engine, ProgressCallback, TranscribeOptions, Transcript
+from gpu_runner.engines.base import BatchItemsFailed, Engine, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.stitch import PlacedSegment
-
-log = logging.getLogger(__name__)
 
 CPU_BATCH = 8
 GPU_MEMORY_SHARE = 0.25  # of the free GPU memory, for the cross-attention cache of one batch
@@ -101,9 +99,16 @@ class TorchEngine(Engine):
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, progress: ProgressCallback | None = None
     ) -> Transcript:
-        return self.pipeline.transcribe_batch([(audio, options)], [progress])[0]
+        try:
+            return self.pipeline.transcribe_batch([(audio, options)], [progress])[0]
+        except BatchItemsFailed as failed:
+            raise failed.errors[0] from None  # the job's own error (JobAborted on cancel) as transcribe raises it
 
-    def transcribe_batch(self, items, progress_per_item=None) -> list[Transcript]:
+    def transcribe_batch(
+        self,
+        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
+        progress_per_item: Sequence[ProgressCallback | None] | None = None,
+    ) -> list[Transcript]:
         return self.pipeline.transcribe_batch(items, progress_per_item)
 
     def close(self) -> None:
