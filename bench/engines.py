@@ -142,7 +142,8 @@ def openai_whisper(folder: Path, device: str) -> Transcriber:
     from gpu_runner.engines.torch_engine import load_whisper
 
     cuda = device.startswith("cuda")
-    model, _ = load_whisper(folder, torch.device(device), torch.float16 if cuda else torch.float32)
+    # float32 weights, as whisper.load_model gives them; fp16=True then computes in float16 as the seed did.
+    model, _ = load_whisper(folder, torch.device(device), torch.float32)
     return lambda audios: [model.transcribe(a, beam_size=5, fp16=cuda)["text"] for a in audios]
 
 

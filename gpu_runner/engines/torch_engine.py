@@ -44,7 +44,11 @@ def load_whisper(path: Path | str, device: torch.device, dtype: torch.dtype) -> 
         model, config = whisper.load_model(str(path), device="cpu"), ct2_weights.Ct2Config()
     else:
         raise FileNotFoundError(f"{path} is neither a CTranslate2 model folder nor an openai-whisper checkpoint")
-    return model.to(device=device, dtype=dtype).eval(), config
+    model = model.to(device=device, dtype=dtype).eval()
+    for module in model.modules():  # openai-whisper's LayerNorm computes in float32 on float32 weights
+        if isinstance(module, torch.nn.LayerNorm):
+            module.float()
+    return model, config
 
 
 def _from_ct2(folder: Path) -> Whisper:
@@ -81,11 +85,12 @@ class TorchEngine(Engine):
         cpu_threads: int = 0,
         batch_size: int = 0,
         settings: BatchSettings | None = None,
+        dtype: torch.dtype | None = None,  # overrides compute_type (tests run CUDA's float16 on CPU)
     ):
         self.device = torch.device(device)
         if self.device.type == "cpu" and cpu_threads > 0:
             torch.set_num_threads(cpu_threads)
-        self.dtype = resolve_dtype(compute_type, self.device)
+        self.dtype = dtype or resolve_dtype(compute_type, self.device)
         self.model, self.config = load_whisper(model_path, self.device, self.dtype)
         self.multilingual = self.model.is_multilingual
         self._base_tokenizer = self._tokenizer(None, "transcribe")

@@ -115,6 +115,17 @@ def test_base_detects_russian_and_translates_it_to_english(base: TorchEngine):
     assert re.search(r"\b(please|call|line|password|moment)\b", english.text, re.I), english.text
 
 
+def test_float16_weights_as_on_cuda_give_the_same_words():
+    """The CUDA precision (float16 weights, float32 layer norms) run on CPU: same text, word times."""
+    engine = TorchEngine(folder("tiny.en"), device="cpu", cpu_threads=THREADS, dtype=torch.float16)
+    assert engine.model.decoder.token_embedding.weight.dtype == torch.float16
+    assert engine.model.decoder.ln.weight.dtype == torch.float32
+    transcript = engine.transcribe(clip("en_ivr.wav"), TranscribeOptions(beam_size=1, word_timestamps=True))
+    assert wer("en_ivr.wav", transcript.text) <= 0.12, transcript.text
+    assert transcript.segments[0].words
+    engine.close()
+
+
 def test_unloading_frees_the_model():
     engine = TorchEngine(folder("tiny.en"), device="cpu", cpu_threads=THREADS)
     model = weakref.ref(engine.model)

@@ -123,5 +123,11 @@ def test_a_job_whose_progress_raises_leaves_the_batch_and_the_others_finish():
     assert str(failed.value.errors[1]) == "job is cancelled"
 
 
-def test_default_engine_is_ctranslate2_on_cpu():
+def test_default_engine_is_ctranslate2_on_cpu_and_torch_on_cuda_when_installed(monkeypatch):
+    from gpu_runner import engines
+
     assert default_engine_name("cpu") == "ctranslate2"
+    monkeypatch.setattr(engines, "torch_available", lambda: True)
+    assert engines.default_engine_name("cuda:1") == "torch"
+    monkeypatch.setattr(engines, "torch_available", lambda: False)
+    assert engines.default_engine_name("cuda:0") == "ctranslate2"
