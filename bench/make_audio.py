@@ -174,14 +174,39 @@ class _Deck:
         return clip
 
 
+# The clips as loaded here, for machines without the Debian packages (a lent GPU host): carry this file.
+LIBRARY_CACHE = Path(__file__).resolve().parent / "audio" / "library.npz"
+
+
 def load_library(source: str = "mixed") -> dict[str, list[Clip]]:
-    """The clips ``compose`` draws from; load once to compose many files."""
-    library = {}
-    if source in ("mixed", "reading"):
-        library["reading"] = load_reading_clips()
-    if source in ("mixed", "ivr"):
-        library["ivr"] = load_ivr_clips()
-    return library
+    """The clips ``compose`` draws from; load once to compose many files. Read from the Debian
+    packages when they are installed (and kept in ``LIBRARY_CACHE``), else from that cache."""
+    kinds = [k for k in ("reading", "ivr") if source in ("mixed", k)]
+    try:
+        library = {"reading": load_reading_clips(), "ivr": load_ivr_clips()}
+        if not LIBRARY_CACHE.is_file():
+            _save_library(library, LIBRARY_CACHE)
+    except MissingSource:
+        if not LIBRARY_CACHE.is_file():
+            raise
+        library = _read_library(LIBRARY_CACHE)
+    return {k: library[k] for k in kinds}
+
+
+def _save_library(library: dict[str, list[Clip]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {kind: [(c.text, c.source) for c in clips] for kind, clips in library.items()}
+    arrays = {f"{kind}_{i}": c.samples for kind, clips in library.items() for i, c in enumerate(clips)}
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _read_library(path: Path) -> dict[str, list[Clip]]:
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        return {
+            kind: [Clip(text, source, data[f"{kind}_{i}"]) for i, (text, source) in enumerate(clips)]
+            for kind, clips in meta.items()
+        }
 
 
 def compose(
