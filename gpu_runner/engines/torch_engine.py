@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import whisper
-from whisper.audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, log_mel_spectrogram, pad_or_trim
+from whisper.audio import HOP_LENGTH
 from whisper.model import ModelDimensions, Whisper
 from whisper.timing import add_word_timestamps
 from whisper.tokenizer import Tokenizer, get_tokenizer
 
 from gpu_runner import ct2_weights
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber, DecodeRequest, WindowResult
-from gpu_runner.engines import torch_decoding
+from gpu_runner.engines import torch_decoding, torch_mel
 from gpu_runner.engines.base import BatchItemsFailed, Engine, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.stitch import PlacedSegment
 
@@ -165,14 +165,7 @@ class TorchEngine(Engine):
         return _tokenizer(self.multilingual, self.model.num_languages, language, task)
 
     def _mels(self, audios: list[np.ndarray]) -> torch.Tensor:
-        """Log-mel of each window as openai-whisper's ``transcribe`` makes it for its last window:
-        the audio padded with 30 s of silence, its frames padded to 3000 with zeros."""
-        mels = []
-        for audio in audios:
-            samples = torch.from_numpy(np.ascontiguousarray(audio[:N_SAMPLES], dtype=np.float32)).to(self.device)
-            mel = log_mel_spectrogram(samples, self.model.dims.n_mels, padding=N_SAMPLES)
-            mels.append(pad_or_trim(mel[:, : len(samples) // HOP_LENGTH], N_FRAMES))
-        return torch.stack(mels).to(self.dtype)
+        return torch_mel.window_mels(audios, self.model.dims.n_mels, self.device).to(self.dtype)
 
     @torch.no_grad()
     def _encode(self, audios: list[np.ndarray]) -> torch.Tensor:

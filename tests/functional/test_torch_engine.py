@@ -132,3 +132,20 @@ def test_unloading_frees_the_model():
     engine.close()
     gc.collect()
     assert model() is None
+
+
+def test_batched_log_mels_equal_openai_whispers_per_window():
+    import numpy as np
+    from whisper.audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, log_mel_spectrogram, pad_or_trim
+
+    from gpu_runner.engines.torch_mel import window_mels
+
+    reading, ivr = clip("en_reading.wav"), clip("en_ivr.wav")
+    noise = np.random.default_rng(0).normal(0, 0.1, N_SAMPLES).astype(np.float32)
+    windows = [reading, ivr, np.concatenate([reading, ivr])[:N_SAMPLES], reading[:1000], np.zeros(16000), noise]
+    batched = window_mels(windows, 80, torch.device("cpu"))
+    for row, audio in enumerate(windows):
+        samples = torch.from_numpy(np.asarray(audio, dtype=np.float32))
+        mel = log_mel_spectrogram(samples, 80, padding=N_SAMPLES)
+        alone = pad_or_trim(mel[:, : len(audio) // HOP_LENGTH], N_FRAMES)
+        torch.testing.assert_close(batched[row], alone, atol=1e-5, rtol=0)
