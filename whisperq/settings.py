@@ -56,8 +56,8 @@ class RunnerSettings(BaseModel):
     batch_size: int = Field(
         0,
         ge=0,
-        description="Speech windows decoded together when several jobs are batched (0: auto; 8 on CPU, "
-        "on CUDA as many as a quarter of the free memory holds, at most 256).",
+        description="Speech windows decoded together when several jobs are batched (0: auto; 8 on CPU; on CUDA "
+        "64 for ctranslate2, and for torch as many as a quarter of the free GPU memory holds, at most 256).",
     )
     beam_size: int = Field(5, ge=1, le=20, description="Beam size (the seed's default is 5).")
     vad_filter: bool = Field(
