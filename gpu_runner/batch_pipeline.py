@@ -52,7 +52,11 @@ class WindowDecoder(Protocol):
 
     def detect_language(self, audios: list[np.ndarray]) -> list[dict[str, float]]: ...
 
-    def decode(self, audios: list[np.ndarray], request: DecodeRequest) -> list[WindowResult]: ...
+    def decode(
+        self, audios: list[np.ndarray], request: DecodeRequest, prompts: list[str | None] | None = None
+    ) -> list[WindowResult]:
+        """``prompts``: one per window (they may differ); without it, ``request.prompt`` for all."""
+        ...
 
     def text(self, tokens: list[int]) -> str: ...
 
@@ -187,19 +191,24 @@ class BatchTranscriber:
         )
 
     def _round(self, items: list[_Item], pending: list[_Work]) -> list[_Work]:
+        # Windows with different prompts share a batch: the decoder takes one prompt per window.
         groups: dict[DecodeRequest, list[_Work]] = defaultdict(list)
         for work in pending:
             if items[work.item].error is None:
-                groups[self._request(items[work.item], work.temperature_index)].append(work)
+                request = replace(self._request(items[work.item], work.temperature_index), prompt=None)
+                groups[request].append(work)
         following: list[_Work] = []
         for request, works in groups.items():
             for start in range(0, len(works), self.settings.batch_size):
                 batch = [w for w in works[start : start + self.settings.batch_size] if items[w.item].error is None]
                 if not batch:
                     continue
-                results = self.decoder.decode([self._slice(items[w.item], w.span) for w in batch], request)
+                audios = [self._slice(items[w.item], w.span) for w in batch]
+                prompts = [items[w.item].options.initial_prompt or None for w in batch]
+                results = self.decoder.decode(audios, request, prompts if any(prompts) else None)
                 for work, result in zip(batch, results, strict=True):
-                    following.extend(self._settle(items, work, result, request))
+                    own = replace(request, prompt=items[work.item].options.initial_prompt or None)
+                    following.extend(self._settle(items, work, result, own))
                 for index in {w.item for w in batch}:
                     item = items[index]
                     self._report(item, item.done_samples / max(1, item.total_samples))

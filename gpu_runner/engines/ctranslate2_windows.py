@@ -33,11 +33,24 @@ class Ct2WindowDecoder:
         results = self.model.model.detect_language(self._encode(audios))
         return [{token[2:-2]: prob for token, prob in pairs} for pairs in results]
 
-    def decode(self, audios: list[np.ndarray], request: DecodeRequest) -> list[WindowResult]:
+    def decode(
+        self, audios: list[np.ndarray], request: DecodeRequest, prompts: list[str | None] | None = None
+    ) -> list[WindowResult]:
         tokenizer = self._tokenizer(request.language, request.task)
-        prompt = list(tokenizer.sot_sequence)
-        if request.prompt:
-            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + request.prompt.strip())[-223:], *prompt]
+        texts = prompts if prompts is not None else [request.prompt] * len(audios)
+        prompt_tokens = [self._prompt(tokenizer, text) for text in texts]
+        # CTranslate2 wants SOT at one position across a batch: one generate call per prompt length.
+        by_length: dict[int, list[int]] = {}
+        for index, tokens in enumerate(prompt_tokens):
+            by_length.setdefault(len(tokens), []).append(index)
+        out: list[WindowResult | None] = [None] * len(audios)
+        for indexes in by_length.values():
+            parts = self._generate([audios[i] for i in indexes], [prompt_tokens[i] for i in indexes], request)
+            for index, result in zip(indexes, parts, strict=True):
+                out[index] = result
+        return out  # type: ignore[return-value]
+
+    def _generate(self, audios: list[np.ndarray], prompts: list[list[int]], request: DecodeRequest):
         if request.temperature > 0:
             search = {"beam_size": 1, "num_hypotheses": request.best_of, "sampling_topk": 0}
             search["sampling_temperature"] = request.temperature
@@ -45,7 +58,7 @@ class Ct2WindowDecoder:
             search = {"beam_size": request.beam_size, "patience": 1.0}
         results = self.model.model.generate(
             self._encode(audios),
-            [prompt] * len(audios),
+            prompts,
             max_length=MAX_LENGTH,
             return_scores=True,
             return_no_speech_prob=True,
@@ -60,6 +73,12 @@ class Ct2WindowDecoder:
             # CTranslate2 returns the length-normalised score: back to whisper's avg_logprob.
             out.append(WindowResult(tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob))
         return out
+
+    @staticmethod
+    def _prompt(tokenizer: Tokenizer, text: str | None) -> list[int]:
+        if not text:
+            return list(tokenizer.sot_sequence)
+        return [tokenizer.sot_prev, *tokenizer.encode(" " + text.strip())[-223:], *tokenizer.sot_sequence]
 
     def text(self, tokens: list[int]) -> str:
         return self._base.decode([t for t in tokens if t < self._base.eot])

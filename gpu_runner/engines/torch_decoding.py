@@ -26,8 +26,8 @@ NEG_INF = float("-inf")
 
 @dataclass(frozen=True)
 class DecodeSpec:
-    initial_tokens: tuple[int, ...]
-    sot_index: int
+    initial_tokens: tuple[int, ...]  # of every window, unless decode() is given one per window
+    sot: int
     eot: int
     timestamp_begin: int
     no_speech: int | None
@@ -69,31 +69,51 @@ class Cache:
             for block in model.decoder.blocks
         ]
         self.length = 0
+        self.pad: torch.Tensor | None = None  # (rows,) left padding of prompts shorter than the longest
 
     def select_rows(self, rows: torch.Tensor) -> None:
         self.self_kv = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in self.self_kv]
+        if self.pad is not None:
+            self.pad = self.pad.index_select(0, rows)
 
     def select_windows(self, windows: torch.Tensor) -> None:
         self.cross_kv = [(k.index_select(0, windows), v.index_select(0, windows)) for k, v in self.cross_kv]
 
 
-def forward(model, tokens: torch.Tensor, cache: Cache, group: int, positions: list[int] | None = None):
-    """Logits of the last position (or of ``positions``) for ``tokens`` (rows, new_len) that follow
-    the cached ones. Rows are ``windows * group``, consecutive rows of a window together."""
+def forward(model, tokens: torch.Tensor, cache: Cache, group: int, positions: torch.Tensor | None = None):
+    """Logits of the last position (or of ``positions``, (rows, P) indices) for ``tokens`` (rows, new_len)
+    that follow the cached ones. Rows are ``windows * group``, consecutive rows of a window together."""
     decoder = model.decoder
     offset, new = cache.length, tokens.shape[1]
-    x = decoder.token_embedding(tokens) + decoder.positional_embedding[offset : offset + new]
-    x = x.to(cache.cross_kv[0][0].dtype)
+    if cache.pad is None:
+        where = decoder.positional_embedding[offset : offset + new]
+    else:  # a left-padded prompt: its first real token is position 0
+        index = torch.arange(offset, offset + new, device=tokens.device)[None, :] - cache.pad[:, None]
+        where = decoder.positional_embedding[index.clamp(min=0)]
+    x = (decoder.token_embedding(tokens) + where).to(cache.cross_kv[0][0].dtype)
+    mask = _padding_mask(cache.pad, offset, new)
     for i, block in enumerate(decoder.blocks):
-        x = x + _self_attention(block, x, cache, i)
+        x = x + _self_attention(block, x, cache, i, mask)
         x = x + _cross_attention(block, x, cache.cross_kv[i], group)
         x = x + block.mlp(block.mlp_ln(x))
     cache.length += new
-    x = decoder.ln(x[:, positions] if positions is not None else x[:, -1:])
+    rows = torch.arange(x.shape[0], device=x.device)[:, None]
+    x = decoder.ln(x[:, -1:] if positions is None else x[rows, positions])
     return (x @ decoder.token_embedding.weight.to(x.dtype).T).float()
 
 
-def _self_attention(block, x: torch.Tensor, cache: Cache, layer: int) -> torch.Tensor:
+def _padding_mask(pad: torch.Tensor | None, offset: int, new: int) -> torch.Tensor | None:
+    """(rows, 1, new, offset + new): causal, padding hidden; a padding query sees itself (never NaN)."""
+    if pad is None:
+        return None
+    keys = torch.arange(offset + new, device=pad.device)
+    queries = keys[offset:]
+    allowed = (keys[None, None, :] >= pad[:, None, None]) & (keys[None, None, :] <= queries[None, :, None])
+    allowed |= keys[None, None, :] == queries[None, :, None]
+    return allowed[:, None]
+
+
+def _self_attention(block, x: torch.Tensor, cache: Cache, layer: int, mask: torch.Tensor | None) -> torch.Tensor:
     attn, h = block.attn, block.attn_ln(x)
     q, k, v = attn.query(h), attn.key(h), attn.value(h)
     if cache.self_kv[layer] is not None:
@@ -102,8 +122,9 @@ def _self_attention(block, x: torch.Tensor, cache: Cache, layer: int) -> torch.T
     cache.self_kv[layer] = (k, v)
     n_head = attn.n_head
     out = F.scaled_dot_product_attention(
-        _heads(q, n_head), _heads(k, n_head), _heads(v, n_head), is_causal=x.shape[1] > 1
-    )
+        _heads(q, n_head), _heads(k, n_head), _heads(v, n_head), attn_mask=mask,
+        is_causal=mask is None and x.shape[1] > 1,
+    )  # fmt: skip
     return attn.out(_merge(out))
 
 
@@ -199,18 +220,21 @@ class _Batch:
 
 
 @torch.no_grad()
-def decode(model, audio_features: torch.Tensor, spec: DecodeSpec) -> list[Decoded]:
-    """Decode every window of ``audio_features`` (windows, ctx, state) with timestamps."""
-    if spec.temperature > 0:
-        return _Sampler(model, audio_features, spec).run()
-    return _BeamSearch(model, audio_features, spec).run()
+def decode(
+    model, audio_features: torch.Tensor, spec: DecodeSpec, initial: list[tuple[int, ...]] | None = None
+) -> list[Decoded]:
+    """Decode every window of ``audio_features`` (windows, ctx, state) with timestamps; ``initial``
+    gives each window its own prompt (they may differ in length)."""
+    initial = initial or [spec.initial_tokens] * audio_features.shape[0]
+    search = _Sampler if spec.temperature > 0 else _BeamSearch
+    return search(model, audio_features, spec, initial).run()
 
 
 class _Search:
     group: int
 
-    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec):
-        self.model, self.spec = model, spec
+    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec, initial: list[tuple[int, ...]]):
+        self.model, self.spec, self.initial = model, spec, initial
         self.device = audio_features.device
         n = audio_features.shape[0]
         self.cache = Cache(model, audio_features)
@@ -221,9 +245,16 @@ class _Search:
         self.no_speech = [float("nan")] * n
 
     def first_logits(self) -> torch.Tensor:
-        rows = len(self.batch.tokens)
-        initial = torch.tensor(self.spec.initial_tokens, device=self.device).repeat(rows, 1)
-        logits = forward(self.model, initial, self.cache, self.group, positions=[self.spec.sot_index, -1])
+        longest = max(len(t) for t in self.initial)
+        pads = [longest - len(t) for t in self.initial]
+        padded = [[self.spec.eot] * p + list(t) for p, t in zip(pads, self.initial, strict=True)]
+        tokens = torch.tensor(padded, device=self.device).repeat_interleave(self.group, dim=0)
+        sot = [p + t.index(self.spec.sot) for p, t in zip(pads, self.initial, strict=True)]
+        if any(pads):
+            self.cache.pad = torch.tensor(pads, device=self.device).repeat_interleave(self.group)
+        positions = torch.tensor([[s, longest - 1] for s in sot], device=self.device)
+        positions = positions.repeat_interleave(self.group, dim=0)
+        logits = forward(self.model, tokens, self.cache, self.group, positions=positions)
         if self.spec.no_speech is not None:
             probs = logits[:: self.group, 0].softmax(dim=-1)[:, self.spec.no_speech].tolist()
             self.no_speech = probs
@@ -283,9 +314,9 @@ class _Search:
 
 
 class _BeamSearch(_Search):
-    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec):
+    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec, initial: list[tuple[int, ...]]):
         self.group = spec.beam_size
-        super().__init__(model, audio_features, spec)
+        super().__init__(model, audio_features, spec, initial)
 
     def step(self, logits: torch.Tensor, step: int) -> bool:
         beam, vocab = self.group, logits.shape[-1]
@@ -339,9 +370,9 @@ class _BeamSearch(_Search):
 class _Sampler(_Search):
     """best-of-N sampling at a temperature (the fallback for windows that failed at lower ones)."""
 
-    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec):
+    def __init__(self, model, audio_features: torch.Tensor, spec: DecodeSpec, initial: list[tuple[int, ...]]):
         self.group = max(1, spec.best_of)
-        super().__init__(model, audio_features, spec)
+        super().__init__(model, audio_features, spec, initial)
         self.ended = torch.zeros(len(self.batch.tokens), dtype=torch.bool, device=self.device)
 
     def step(self, logits: torch.Tensor, step: int) -> bool:

@@ -131,9 +131,13 @@ class TorchEngine(Engine):
         probs = torch_decoding.language_probs(self.model, features, tokenizer.sot, tokens)
         return [dict(zip(codes, row.tolist(), strict=True)) for row in probs]
 
-    def decode(self, audios: list[np.ndarray], request: DecodeRequest) -> list[WindowResult]:
+    def decode(
+        self, audios: list[np.ndarray], request: DecodeRequest, prompts: list[str | None] | None = None
+    ) -> list[WindowResult]:
         features = self._encode(audios)
-        decoded = torch_decoding.decode(self.model, features, self._spec(request))
+        tokenizer = self._tokenizer(request.language, request.task)
+        initial = [self._initial(tokenizer, p) for p in prompts] if prompts else None
+        decoded = torch_decoding.decode(self.model, features, self._spec(request), initial)
         return [WindowResult(d.tokens, d.avg_logprob, d.no_speech_prob) for d in decoded]
 
     def text(self, tokens: list[int]) -> str:
@@ -171,21 +175,25 @@ class TorchEngine(Engine):
     def _encode(self, audios: list[np.ndarray]) -> torch.Tensor:
         return self.model.encoder(self._mels(audios))
 
+    def _initial(self, tokenizer: Tokenizer, prompt: str | None) -> tuple[int, ...]:
+        """The decoder's first tokens: the prompt (as openai-whisper places it) and the SOT sequence."""
+        if not prompt:
+            return tuple(tokenizer.sot_sequence)
+        text = tokenizer.encode(" " + prompt.strip())[-(self.model.dims.n_text_ctx // 2 - 1) :]
+        return (tokenizer.sot_prev, *text, *tokenizer.sot_sequence)
+
     def _spec(self, request: DecodeRequest) -> torch_decoding.DecodeSpec:
         tokenizer = self._tokenizer(request.language, request.task)
-        initial = list(tokenizer.sot_sequence)
+        initial = self._initial(tokenizer, request.prompt)
         n_ctx = self.model.dims.n_text_ctx
-        if request.prompt:
-            prompt = tokenizer.encode(" " + request.prompt.strip())
-            initial = [tokenizer.sot_prev, *prompt[-(n_ctx // 2 - 1) :], *initial]
         suppress = set(self.config.suppress_ids or tokenizer.non_speech_tokens)
         specials = (tokenizer.transcribe, tokenizer.translate, tokenizer.sot, tokenizer.sot_prev, tokenizer.sot_lm)
         suppress.update(specials)
         suppress.update(t for t in (tokenizer.no_speech, tokenizer.no_timestamps) if t is not None)
         begin = self.config.suppress_ids_begin or [*tokenizer.encode(" "), tokenizer.eot]
         return torch_decoding.DecodeSpec(
-            initial_tokens=tuple(initial),
-            sot_index=initial.index(tokenizer.sot),
+            initial_tokens=initial,
+            sot=tokenizer.sot,
             eot=tokenizer.eot,
             timestamp_begin=tokenizer.timestamp_begin,
             no_speech=tokenizer.no_speech,

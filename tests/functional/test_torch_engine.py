@@ -64,6 +64,24 @@ def test_mapped_weights_decode_exactly_like_ctranslate2(tiny: TorchEngine):
     assert ours.no_speech_prob == pytest.approx(theirs.no_speech_prob, abs=1e-4)
 
 
+def test_windows_with_different_prompts_decode_together_as_openai_whisper_decodes_each(tiny: TorchEngine):
+    """Beam search over a batch whose prompts differ in length (left-padded, masked) gives, window by
+    window, the tokens and scores of openai-whisper's own ``decode`` on that window alone."""
+    import whisper
+
+    ivr, reading = clip("en_ivr.wav"), clip("en_reading.wav")
+    audios, prompts = [ivr, reading, ivr], ["Phone prompts: password, pound key.", None, "Hello."]
+    request = DecodeRequest("en", "transcribe", 0.0, beam_size=5, best_of=1)
+    together = tiny.decode(audios, request, prompts)
+    mels = tiny._mels(audios)
+    for mel, prompt, ours in zip(mels, prompts, together, strict=True):
+        options = whisper.DecodingOptions(language="en", beam_size=5, prompt=prompt, fp16=False)
+        theirs = whisper.decode(tiny.model, mel, options)
+        assert ours.tokens == list(theirs.tokens)
+        assert ours.avg_logprob == pytest.approx(theirs.avg_logprob, abs=1e-4)
+        assert ours.no_speech_prob == pytest.approx(theirs.no_speech_prob, abs=1e-4)
+
+
 def test_real_speech_within_word_error_bound_and_same_text_alone_or_batched(tiny: TorchEngine):
     names = ["en_reading.wav", "en_ivr.wav"]
     audios = [clip(n) for n in names]

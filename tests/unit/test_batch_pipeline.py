@@ -24,14 +24,16 @@ class ScriptedDecoder:
 
     def __init__(self):
         self.calls: list[tuple[DecodeRequest, list[float]]] = []
+        self.prompts: list[list[str | None] | None] = []
         self.detected: list[float] = []
 
     def detect_language(self, audios):
         self.detected += [float(a[0]) for a in audios]
         return [{"en": 0.3, "ru": 0.7} if a[0] == 4 else {"en": 0.8, "ru": 0.2} for a in audios]
 
-    def decode(self, audios, request):
+    def decode(self, audios, request, prompts=None):
         self.calls.append((request, [float(a[0]) for a in audios]))
+        self.prompts.append(prompts)
         return [self._answer(float(a[0]), request) for a in audios]
 
     @staticmethod
@@ -97,6 +99,17 @@ def test_windows_of_several_jobs_share_decode_calls_and_results_keep_job_order()
     assert [codes for _, codes in decoder.calls] == [[0.0, 0.0, 6.0]]
     assert [t.text for t in transcripts] == ["w5 w5", "w11"]
     assert transcripts[1].duration == 30.0
+
+
+def test_jobs_with_different_prompts_share_a_decode_call_with_one_prompt_each():
+    jobs = [
+        (audio_with([0]), TranscribeOptions(language="en", initial_prompt="Asterisk")),
+        (audio_with([0]), TranscribeOptions(language="en")),
+        (audio_with([0]), TranscribeOptions(language="en", initial_prompt="Dashwood")),
+    ]
+    decoder, _ = run(jobs)
+    assert len(decoder.calls) == 1 and decoder.calls[0][0].prompt is None
+    assert decoder.prompts == [["Asterisk", None, "Dashwood"]]
 
 
 def test_language_is_detected_per_job_from_its_first_windows():
