@@ -93,3 +93,14 @@ def stitch(pieces: Iterable[PlacedSegment]) -> list[PlacedSegment]:
             seg.start = min(out[-1].end, seg.end)
         out.append(seg)
     return out
+
+
+def apply_word_times(segments: list[PlacedSegment], relative: list[dict]) -> None:
+    """Put word-timing results (times relative to each segment's window) on the global timeline."""
+    for seg, rel in zip(segments, relative, strict=True):
+        offset = seg.window_start
+        seg.start, seg.end = round(offset + rel["start"], 3), round(offset + rel["end"], 3)
+        seg.words = [
+            {**w, "start": round(offset + w["start"], 3), "end": round(offset + w["end"], 3)}
+            for w in rel.get("words", [])
+        ]

@@ -11,7 +11,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from gpu_runner.batch_pipeline import DecodeRequest, WindowResult
-from gpu_runner.stitch import PlacedSegment
+from gpu_runner.stitch import PlacedSegment, apply_word_times
 
 N_SAMPLES = 480_000
 N_FRAMES = 3000
@@ -92,13 +92,7 @@ class Ct2WindowDecoder:
             [relative], self._tokenizer(request.language, request.task), self._encode([audio]),
             len(audio) // HOP, PUNCT_BEFORE, PUNCT_AFTER, 0.0,
         )  # fmt: skip
-        for seg, rel in zip(segments, relative, strict=True):
-            offset = seg.window_start
-            seg.start, seg.end = round(offset + rel["start"], 3), round(offset + rel["end"], 3)
-            seg.words = [
-                {**w, "start": round(offset + w["start"], 3), "end": round(offset + w["end"], 3)}
-                for w in rel.get("words", [])
-            ]
+        apply_word_times(segments, relative)
 
     def _tokenizer(self, language: str | None, task: str) -> Tokenizer:
         # Cached on the decoder, not the module: a module cache would keep an unloaded model alive.

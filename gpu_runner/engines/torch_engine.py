@@ -26,7 +26,7 @@ from gpu_runner import ct2_weights
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber, DecodeRequest, WindowResult
 from gpu_runner.engines import torch_decoding, torch_mel
 from gpu_runner.engines.base import BatchItemsFailed, Engine, ProgressCallback, TranscribeOptions, Transcript
-from gpu_runner.stitch import PlacedSegment
+from gpu_runner.stitch import PlacedSegment, apply_word_times
 
 CPU_BATCH = 8
 GPU_MEMORY_SHARE = 0.25  # of the free GPU memory, for the cross-attention cache of one batch
@@ -156,13 +156,7 @@ class TorchEngine(Engine):
             num_frames=len(audio) // HOP_LENGTH,
             last_speech_timestamp=0.0,
         )
-        for seg, rel in zip(segments, relative, strict=True):
-            offset = seg.window_start
-            seg.start, seg.end = round(offset + rel["start"], 3), round(offset + rel["end"], 3)
-            seg.words = [
-                {**w, "start": round(offset + w["start"], 3), "end": round(offset + w["end"], 3)}
-                for w in rel.get("words", [])
-            ]
+        apply_word_times(segments, relative)
 
     # --- helpers -----------------------------------------------------------------------------
     def _tokenizer(self, language: str | None, task: str) -> Tokenizer:
