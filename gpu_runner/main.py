@@ -7,6 +7,7 @@ import os
 import signal
 from functools import partial
 
+from gpu_runner import device_memory
 from gpu_runner.engines import create_engine, default_engine_name
 from gpu_runner.model_manager import ModelManager
 from gpu_runner.worker import Runner, RunnerIdentity
@@ -31,7 +32,12 @@ def build_runner(settings: Settings, device: str) -> Runner:
         batch_size=rs.batch_size,
     )  # fmt: skip
     models = ModelManager(
-        lambda folder: factory(folder), settings.model_dirs, settings.model_cache_dir, rs.max_loaded_models
+        lambda folder: factory(folder),
+        settings.model_dirs,
+        settings.model_cache_dir,
+        rs.max_loaded_models,
+        free_memory=partial(device_memory.free_bytes, device),
+        reserve_bytes=rs.model_memory_reserve_mb * 2**20,
     )
     store = open_store(settings.resolved_store_url())
     queue = open_queue(

@@ -72,6 +72,14 @@ def read_gpu(index: int) -> GpuTelemetry | None:
     )
 
 
+def gpu_free_bytes(index: int) -> int | None:
+    """Free memory of GPU ``index`` as NVML sees it (all processes and libraries), or None if unknown."""
+    nvml = _nvml()
+    handle = _guarded(lambda: nvml.nvmlDeviceGetHandleByIndex(index)) if nvml is not None else None
+    memory = _memory(nvml, handle) if handle is not None else None
+    return int(memory.free) if memory is not None else None
+
+
 def device_gpus(device: str) -> list[GpuTelemetry]:
     """The telemetry of a runner's device: one GPU for ``cuda:N``, none for the CPU."""
     if not device.startswith("cuda:"):

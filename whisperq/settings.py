@@ -77,6 +77,13 @@ class RunnerSettings(BaseModel):
         ge=0,
         description="Models kept loaded per runner; loading one more unloads the least recently used (0: no limit).",
     )
+    model_memory_reserve_mb: int = Field(
+        1024,
+        ge=0,
+        description="Before a model loads, unload the least recently used ones until the device's free memory "
+        "(NVML on a GPU, MemAvailable on the CPU) holds its weights plus this many MiB; a load that still runs "
+        "out of memory unloads one more and tries again.",
+    )
     model_idle_unload_s: float = Field(900.0, ge=0, description="Unload a model unused for this long (0: never).")
     heartbeat_interval_s: float = Field(5.0, gt=0, description="Seconds between runner heartbeats.")
     inbox_poll_s: float = Field(
