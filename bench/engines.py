@@ -49,6 +49,7 @@ from tests.speech import normalize  # noqa: E402
 from whisperq import models  # noqa: E402
 
 Transcriber = Callable[[list[np.ndarray]], list[str]]
+CACHE_DIR = Path.home() / ".cache" / "whisperq" / "models"
 
 
 @dataclass
@@ -187,7 +188,15 @@ def runners(args, folder: Path) -> dict[str, Callable[[], Transcriber]]:
         "torch engine, greedy, batched": lambda: engine("torch", folder, d, t, b, 1, True),
         "torch engine, beam 5, one by one": lambda: engine("torch", folder, d, t, b, 5, False),
         "ctranslate2 engine, beam 5, batched": lambda: engine("ctranslate2", folder, d, t, b, 5, True),
+        "whisperq runner (torch), beam 5, through the queue": lambda: queued("torch", args),
+        "whisperq runner (ctranslate2), beam 5, through the queue": lambda: queued("ctranslate2", args),
     }
+
+
+def queued(engine_name: str, args) -> Transcriber:
+    from through_queue import QueueTranscriber
+
+    return QueueTranscriber(engine_name, args.model, CACHE_DIR, args.device, args.threads, args.batch_size, 5)
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -253,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.threads = args.threads or os.cpu_count() or 1
     jobs = args.jobs if args.jobs is not None else (256 if args.device.startswith("cuda") else 16)
-    folder = models.model_folder(models.discover()[args.model], Path.home() / ".cache" / "whisperq" / "models")
+    folder = models.model_folder(models.discover()[args.model], CACHE_DIR)
     scenarios = []
     if args.long_seconds:
         audio, text = long_file(args.long_seconds)

@@ -23,7 +23,8 @@ from whisperq.webhooks import WebhookDeliverer
 log = logging.getLogger(__name__)
 
 
-def build_runner(settings: Settings, device: str) -> Runner:
+def build_runner(settings: Settings, device: str, models: ModelManager | None = None) -> Runner:
+    """The runner of one device; ``models`` lets a caller share already loaded models (the benchmarks)."""
     rs = settings.runner
     engine_name = rs.engine if rs.engine != "auto" else default_engine_name(device)
     threads = rs.cpu_threads or (os.cpu_count() or 1)
@@ -31,7 +32,7 @@ def build_runner(settings: Settings, device: str) -> Runner:
         create_engine, engine_name, device=device, compute_type=rs.compute_type, cpu_threads=threads,
         batch_size=rs.batch_size,
     )  # fmt: skip
-    models = ModelManager(
+    models = models or ModelManager(
         lambda folder: factory(folder),
         settings.model_dirs,
         settings.model_cache_dir,

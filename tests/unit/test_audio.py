@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import math
+import wave
 
 import numpy as np
 import pytest
 
-from gpu_runner.audio import AudioDecodeError, atempo_chain, decode, to_original_time
+from gpu_runner.audio import (
+    AudioDecodeError,
+    atempo_chain,
+    decode,
+    decode_with_ffmpeg,
+    read_model_ready_wav,
+    to_original_time,
+)
 from tests.speech import SPEECH_DIR
 
 
@@ -41,3 +49,35 @@ def test_garbage_is_a_clear_decode_error(tmp_path):
     junk.write_bytes(b"not audio" * 500)
     with pytest.raises(AudioDecodeError, match="^cannot decode audio: "):
         decode(junk)
+
+
+def _write_wav(path, samples: np.ndarray, rate: int = 16000, channels: int = 1) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+
+
+def test_model_ready_wav_is_read_directly_to_the_samples_ffmpeg_gives():
+    path = SPEECH_DIR / "en_reading.wav"  # 16 kHz mono 16-bit: the direct path
+    direct = read_model_ready_wav(path)
+    assert direct is not None
+    assert np.array_equal(direct, decode_with_ffmpeg(path))
+    assert np.array_equal(decode(path), direct)
+
+
+def test_other_wavs_go_through_ffmpeg(tmp_path):
+    assert read_model_ready_wav(SPEECH_DIR / "en_ivr.wav") is None  # 8 kHz
+    stereo = tmp_path / "stereo.wav"
+    _write_wav(stereo, np.zeros(32000, np.int16), channels=2)
+    assert read_model_ready_wav(stereo) is None
+    assert len(decode(stereo)) == 16000
+
+
+def test_a_damaged_wav_still_gets_ffmpegs_verdict(tmp_path):
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes((SPEECH_DIR / "en_reading.wav").read_bytes()[:30])  # header cut short
+    assert read_model_ready_wav(truncated) is None
+    with pytest.raises(AudioDecodeError, match="^cannot decode audio: "):
+        decode(truncated)
