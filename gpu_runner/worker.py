@@ -15,8 +15,13 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 from gpu_runner.engines.base import BatchItemsFailed
 from gpu_runner.model_manager import ModelManager
@@ -38,6 +43,8 @@ from whisperq.store import ObjectNotFound, Store
 from whisperq.webhooks import WebhookDeliverer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 PROGRESS_WRITE_INTERVAL_S = 2.0
 RETENTION_SWEEP_S = 600.0
@@ -103,6 +110,8 @@ class Runner:
         self.work_dir = Path(work_dir or tempfile.gettempdir())
         self.stopping = threading.Event()
         self.batch_jobs = settings.batch_jobs or (16 if identity.device.startswith("cuda") else 1)
+        self.io_threads = max(store.read_concurrency, min(8, os.cpu_count() or 1))
+        self._stats_lock = threading.Lock()
         self._last_sweep = 0.0
         self._last_inbox_scan = 0.0
         self.heartbeat = Heartbeat(
@@ -134,7 +143,7 @@ class Runner:
             for name in self.models.unload_idle(self.settings.model_idle_unload_s):
                 self.events.emit(f"Model {name} unloaded after being idle")
         messages = self._receive_batch(wait_s)
-        claimed = [c for c in (self._admit(m) for m in messages) if c is not None]
+        claimed = [c for c in self._each(self._admit, messages) if c is not None]
         if claimed:
             self._process_batch(claimed)
         return len(messages)
@@ -223,8 +232,7 @@ class Runner:
         self._beat()
         try:
             outcomes = self._outcomes(claimed)
-            for c in claimed:
-                self._conclude(c, outcomes[c.job.id])
+            self._each(lambda c: self._conclude(c, outcomes[c.job.id]), claimed)
         finally:
             for c in claimed:
                 c.extender.stop()
@@ -234,8 +242,8 @@ class Runner:
         """Each job's result, or the exception that ended it. Jobs of one model decode together."""
         outcomes: dict[str, TranscriptResult | BaseException] = {}
         pending = []
-        for c in claimed:
-            existing = self.repo.get_result(c.job.id)  # written by an attempt that died before "done"
+        # A result may exist already, written by an attempt that died before "done".
+        for c, existing in zip(claimed, self._each(lambda c: self.repo.get_result(c.job.id), claimed), strict=True):
             if existing is not None:
                 outcomes[c.job.id] = existing
             else:
@@ -271,14 +279,11 @@ class Runner:
     def _outcomes_together(self, group: list[_Claimed], engine) -> dict[str, TranscriptResult | BaseException]:
         outcomes: dict[str, TranscriptResult | BaseException] = {}
         ready = []
-        for c in group:
-            try:
-                with self._local_audio(c.job) as local:
-                    ready.append((c.job, decode_single(c.job, local)))
-            except BadJob as exc:
-                outcomes[c.job.id] = JobFailed(str(exc))
-            except Exception as exc:  # noqa: BLE001
-                outcomes[c.job.id] = exc
+        for c, audio in zip(group, self._each(self._fetch_audio, group), strict=True):
+            if isinstance(audio, BaseException):
+                outcomes[c.job.id] = audio
+            else:
+                ready.append((c.job, audio))
         if not ready:
             return outcomes
         items = [(audio, options_for(job, self.settings.beam_size, self.settings.vad_filter)) for job, audio in ready]
@@ -298,6 +303,25 @@ class Runner:
                 job, transcript, engine.name, self.identity.device, elapsed
             )
         return outcomes
+
+    def _fetch_audio(self, claimed: _Claimed) -> np.ndarray | BaseException:
+        """The job's audio, downloaded and decoded; or what went wrong (JobFailed when retrying cannot help)."""
+        try:
+            with self._local_audio(claimed.job) as local:
+                return decode_single(claimed.job, local)
+        except BadJob as exc:
+            return JobFailed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - concluded per job
+            return exc
+
+    def _each(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``work`` on every item, in order; concurrently when there are several, since each item is
+        mostly store and queue round trips (and audio decoding): a batch of 256 jobs on S3 would
+        otherwise wait for some 3,000 requests one after the other."""
+        if len(items) <= 1 or self.io_threads <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.io_threads, len(items)), thread_name_prefix="job-io") as pool:
+            return list(pool.map(work, items))
 
     @contextlib.contextmanager
     def _local_audio(self, job: Job):
@@ -337,7 +361,8 @@ class Runner:
     def _announce_done(self, done: Job, result: TranscriptResult) -> None:
         if done.source_key:
             self._write_outbox(done, result)
-        self.heartbeat.stats.record_done(result.duration or 0.0, done.processing_time or 0.0)
+        with self._stats_lock:
+            self.heartbeat.stats.record_done(result.duration or 0.0, done.processing_time or 0.0)
         self.events.emit(
             f"Task {done.id[:8]} done in {done.processing_time:.1f}s "
             f"({result.duration or 0:.1f}s of audio, {done.params.model_name})",
@@ -387,7 +412,8 @@ class Runner:
     def _fail(self, job_id: str, error: str) -> None:
         failed = self.repo.fail(job_id, error)
         if failed is not None:
-            self.heartbeat.stats.jobs_failed += 1
+            with self._stats_lock:
+                self.heartbeat.stats.jobs_failed += 1
             self.events.emit(f"Task {job_id[:8]} failed: {error}", level="ERROR", job_id=job_id)
             write_outbox_error(self.store, failed)
 
