@@ -173,3 +173,24 @@ def test_a_batch_of_jobs_finishes_each_once_and_a_cancel_spares_the_others(tmp_p
     assert pipeline.repo.get_result(ids[1]) is None
     counts = pipeline.queue.counts()
     assert counts.visible + counts.in_flight == 0
+
+
+def test_jobs_of_a_batch_are_fetched_and_concluded_concurrently_each_with_its_own_outcome(tmp_path, models_manager):
+    pipeline = Pipeline(tmp_path, models_manager, batch_jobs=4)
+    pipeline.runner.io_threads = 4
+    good = [pipeline.submit("en_ivr.wav"), pipeline.submit("en_reading.wav")]
+    garbage = pipeline.submit("en_ivr.wav")
+    pipeline.store.put_bytes(pipeline.repo.get(garbage).job.audio_key, b"not audio" * 500)
+    vanished = pipeline.submit("en_ivr.wav")
+    pipeline.store.delete(pipeline.repo.get(vanished).job.audio_key)
+
+    assert pipeline.runner.run_once(wait_s=1) == 4
+    jobs = {job_id: pipeline.repo.get(job_id).job for job_id in [*good, garbage, vanished]}
+    assert [jobs[i].state for i in good] == [JobState.DONE, JobState.DONE]
+    assert jobs[garbage].state is JobState.ERROR and jobs[garbage].error.startswith("cannot decode audio")
+    assert jobs[vanished].state is JobState.QUEUED and "attempt 1 failed" in jobs[vanished].error  # retried later
+    manifest = load_manifest()
+    for job_id, clip in zip(good, ["en_ivr.wav", "en_reading.wav"], strict=True):
+        assert word_error_rate(manifest[clip]["text"], pipeline.repo.get_result(job_id).text, "en") <= 0.12
+    counts = pipeline.queue.counts()
+    assert (counts.visible, counts.in_flight) == (0, 1)  # only the vanished job's message, to come back
