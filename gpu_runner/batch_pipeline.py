@@ -11,20 +11,26 @@ The backend (torch or CTranslate2) only has to decode a list of windows: :class:
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 import numpy as np
 
-from gpu_runner import vad, windows
+from gpu_runner import device_memory, vad, windows
 from gpu_runner.audio import SAMPLE_RATE
 from gpu_runner.engines.base import BatchItemsFailed, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.stitch import PlacedSegment, RawSegment, parse_window, place, stitch
 from whisperq.jobs import Segment, Word
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,8 @@ class BatchTranscriber:
         probs: dict[int, list[dict[str, float]]] = defaultdict(list)
         for start in range(0, len(clips), self.settings.batch_size):
             part = clips[start : start + self.settings.batch_size]
-            for (i, _), p in zip(part, self.decoder.detect_language([c for _, c in part]), strict=True):
+            detected = self._halving_on_oom(self.decoder.detect_language, [c for _, c in part])
+            for (i, _), p in zip(part, detected, strict=True):
                 probs[i].append(p)
         for i in need:
             mean = {lang: float(np.mean([p[lang] for p in probs[i]])) for lang in probs[i][0]}
@@ -205,7 +212,8 @@ class BatchTranscriber:
                     continue
                 audios = [self._slice(items[w.item], w.span) for w in batch]
                 prompts = [items[w.item].options.initial_prompt or None for w in batch]
-                results = self.decoder.decode(audios, request, prompts if any(prompts) else None)
+                windows_and_prompts = list(zip(audios, prompts, strict=True))
+                results = self._halving_on_oom(partial(self._decode, request, any(prompts)), windows_and_prompts)
                 for work, result in zip(batch, results, strict=True):
                     own = replace(request, prompt=items[work.item].options.initial_prompt or None)
                     following.extend(self._settle(items, work, result, own))
@@ -213,6 +221,13 @@ class BatchTranscriber:
                     item = items[index]
                     self._report(item, item.done_samples / max(1, item.total_samples))
         return following
+
+    def _decode(
+        self, request: DecodeRequest, with_prompts: bool, windows_and_prompts: list[tuple[np.ndarray, str | None]]
+    ) -> list[WindowResult]:
+        audios = [audio for audio, _ in windows_and_prompts]
+        prompts = [prompt for _, prompt in windows_and_prompts] if with_prompts else None
+        return self.decoder.decode(audios, request, prompts)
 
     def _settle(self, items: list[_Item], work: _Work, result: WindowResult, request: DecodeRequest) -> list[_Work]:
         item, s = items[work.item], self.settings
@@ -251,6 +266,20 @@ class BatchTranscriber:
         return [_Work(work.item, windows.Span(resume, work.span.end))]
 
     # --- helpers -----------------------------------------------------------------------------
+    def _halving_on_oom(self, run: Callable[[list[T]], list[R]], inputs: list[T]) -> list[R]:
+        """``run(inputs)``; while the device runs out of memory, in two halves, and later batches
+        keep the smaller size (the auto size is only an estimate of what fits)."""
+        try:
+            return run(inputs)
+        except Exception as exc:
+            if len(inputs) <= 1 or not device_memory.is_out_of_memory(exc):
+                raise
+            log.warning("out of memory decoding %d windows together; trying halves", len(inputs))
+        half = len(inputs) // 2
+        self.stats["oom_splits"] += 1
+        self.settings = replace(self.settings, batch_size=max(1, min(self.settings.batch_size, half)))
+        return self._halving_on_oom(run, inputs[:half]) + self._halving_on_oom(run, inputs[half:])
+
     def _sparse(self, segment: RawSegment) -> bool:
         length, s = segment.end - segment.start, self.settings
         return length >= s.sparse_segment_s and len(segment.tokens) < s.min_tokens_per_s * length

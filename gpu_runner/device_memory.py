@@ -29,6 +29,11 @@ def _cpu_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     return None
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError, CTranslate2's "CUDA failed with error out of memory", a host MemoryError."""
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
 def weights_bytes(folder: Path) -> int:
     """Size of a model folder's weights on disk: about what loading it takes (float16 on a GPU)."""
     return sum(f.stat().st_size for pattern in WEIGHT_FILES for f in Path(folder).glob(pattern) if f.is_file())

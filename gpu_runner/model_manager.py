@@ -23,11 +23,6 @@ EngineFactory = Callable[[Path], Engine]
 FreeMemory = Callable[[], int | None]  # free bytes of the device, None if unknown
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """torch's OutOfMemoryError, CTranslate2's "CUDA failed with error out of memory", a host MemoryError."""
-    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
-
-
 class ModelManager:
     def __init__(
         self,
@@ -104,7 +99,7 @@ class ModelManager:
             try:
                 return self._engine_factory(folder)
             except Exception as exc:
-                if not (is_out_of_memory(exc) and self._engines):
+                if not (device_memory.is_out_of_memory(exc) and self._engines):
                     raise
                 log.warning("out of memory loading %s: %s", folder.name, exc)
                 self.unload(self._least_recent())

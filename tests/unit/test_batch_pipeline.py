@@ -136,6 +136,45 @@ def test_a_job_whose_progress_raises_leaves_the_batch_and_the_others_finish():
     assert str(failed.value.errors[1]) == "job is cancelled"
 
 
+class DecoderWithLittleMemory(ScriptedDecoder):
+    """Runs out of device memory (as torch and CTranslate2 say it) above ``fits`` windows per call."""
+
+    def __init__(self, fits: int):
+        super().__init__()
+        self.fits = fits
+
+    def decode(self, audios, request, prompts=None):
+        if len(audios) > self.fits:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().decode(audios, request, prompts)
+
+    def detect_language(self, audios):
+        if len(audios) > self.fits:
+            raise MemoryError()
+        return super().detect_language(audios)
+
+
+def test_out_of_memory_halves_the_batch_and_later_batches_stay_small():
+    decoder = DecoderWithLittleMemory(fits=2)
+    transcriber = BatchTranscriber(decoder, BatchSettings(batch_size=8, use_vad=False))
+    jobs = [(audio_with([0, 6, 0]), TranscribeOptions(language="en")), (audio_with([1, 4]), TranscribeOptions())]
+    transcripts = transcriber.transcribe_batch(jobs)
+    assert [t.text for t in transcripts] == ["w5 w11 w5", "w1 w5 w9"]  # as with memory to spare
+    assert [len(codes) for _, codes in decoder.calls] == [2, 1, 2, 1]  # 5 windows: 2 + (1 + 2); a continuation
+    assert transcriber.settings.batch_size == 2 and transcriber.stats["oom_splits"] == 2
+
+
+def test_other_decoder_errors_are_not_retried_in_halves():
+    class Broken(ScriptedDecoder):
+        def decode(self, audios, request, prompts=None):
+            raise ValueError("bad tokenizer")
+
+    transcriber = BatchTranscriber(Broken(), BatchSettings(batch_size=8, use_vad=False))
+    with pytest.raises(ValueError, match="bad tokenizer"):
+        transcriber.transcribe_batch([(audio_with([0, 0]), TranscribeOptions(language="en"))])
+    assert transcriber.stats["oom_splits"] == 0
+
+
 def test_default_engine_is_ctranslate2_on_cpu_and_torch_on_cuda_when_installed(monkeypatch):
     from gpu_runner import engines
 
