@@ -275,7 +275,7 @@ class BatchTranscriber:
             if len(inputs) <= 1 or not device_memory.is_out_of_memory(exc):
                 raise
             log.warning("out of memory decoding %d windows together; trying halves", len(inputs))
-        half = len(inputs) // 2
+        half = (len(inputs) + 1) // 2
         self.stats["oom_splits"] += 1
         self.settings = replace(self.settings, batch_size=max(1, min(self.settings.batch_size, half)))
         return self._halving_on_oom(run, inputs[:half]) + self._halving_on_oom(run, inputs[half:])
