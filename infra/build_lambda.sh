@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds infra/build/lambda/, the code of both Lambda functions (CodeUri in infra/template.yaml):
+# Builds infra/build/lambda/, the code of the Lambda functions (CodeUri in infra/template.yaml):
 # the whisperq and functions packages plus infra/lambda-requirements.txt, as wheels for the Lambda
 # runtime (Python 3.11 on arm64), whatever machine this runs on. Then:
 #   sam deploy --guided --template-file infra/template.yaml

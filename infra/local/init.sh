@@ -6,7 +6,8 @@
 #   - the bucket,
 #   - the jobs queue with its dead-letter queue (redrive after MAX_RECEIVE_COUNT receives),
 #   - the events queue (with its own dead-letter queue) and the bucket notification that sends
-#     every ObjectCreated under inbox/ to it.
+#     every ObjectCreated under inbox/ to it,
+#   - the refine queue with its dead-letter queue (refine requests for the `refiner` service).
 # On MinIO: the same bucket, and a notification of ObjectCreated under inbox/ to the webhook
 # target that the minio service declares (MINIO_NOTIFY_WEBHOOK_*_WHISPERQ), i.e. the API's
 # POST /api/events/s3.
@@ -19,6 +20,9 @@ JOBS_QUEUE=${JOBS_QUEUE:-whisperq-jobs}
 JOBS_DLQ=${JOBS_DLQ:-whisperq-jobs-dlq}
 EVENTS_QUEUE=${EVENTS_QUEUE:-whisperq-events}
 EVENTS_DLQ=${EVENTS_DLQ:-whisperq-events-dlq}
+REFINE_QUEUE=${REFINE_QUEUE:-whisperq-refine}
+REFINE_DLQ=${REFINE_DLQ:-whisperq-refine-dlq}
+REFINE_VISIBILITY_TIMEOUT=${REFINE_VISIBILITY_TIMEOUT:-60}
 MAX_RECEIVE_COUNT=${MAX_RECEIVE_COUNT:-4}
 VISIBILITY_TIMEOUT=${VISIBILITY_TIMEOUT:-60}
 INBOX_PREFIX=${INBOX_PREFIX:-inbox/}
@@ -60,6 +64,12 @@ jobs_attributes="$(redrive "$(queue_arn "$jobs_dlq_url")" "$MAX_RECEIVE_COUNT"),
 jobs_url=$(ensure_queue "$JOBS_QUEUE" "$jobs_attributes")
 ensure_queue "$JOBS_QUEUE-high" "$jobs_attributes" >/dev/null  # priority=high jobs (the code adds "-high")
 echo "localstack: jobs queue $jobs_url (dead letters after $MAX_RECEIVE_COUNT receives: $jobs_dlq_url)"
+
+# Refine requests: as for jobs, the refiner records `failed` itself after MAX_RECEIVE_COUNT - 1 tries.
+refine_dlq_url=$(ensure_queue "$REFINE_DLQ" '{"MessageRetentionPeriod": "1209600"}')
+refine_attributes="$(redrive "$(queue_arn "$refine_dlq_url")" "$MAX_RECEIVE_COUNT"), \"VisibilityTimeout\": \"$REFINE_VISIBILITY_TIMEOUT\", \"MessageRetentionPeriod\": \"1209600\"}"
+refine_url=$(ensure_queue "$REFINE_QUEUE" "$refine_attributes")
+echo "localstack: refine queue $refine_url (dead letters after $MAX_RECEIVE_COUNT receives: $refine_dlq_url)"
 
 events_dlq_url=$(ensure_queue "$EVENTS_DLQ" '{"MessageRetentionPeriod": "1209600"}')
 events_attributes="$(redrive "$(queue_arn "$events_dlq_url")" 5), \"VisibilityTimeout\": \"360\"}"

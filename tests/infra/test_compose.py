@@ -22,7 +22,9 @@ from tests.infra.support import (
 )
 from whisperq.settings import Settings
 
-APP_SERVICES = ("api", "runner", "events")
+APP_SERVICES = ("api", "runner", "events", "refiner")
+# Services that send refine requests (the API and the runner) or take them (the refiner).
+REFINE_SERVICES = ("api", "runner", "refiner")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,8 @@ def env(services, name: str) -> dict[str, str]:
     environment = services[name].get("environment", {})
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    return {key: interpolate(value) for key, value in environment.items()}
+    # A name with no value is taken from the shell running compose, or left unset: not set here.
+    return {key: interpolate(value) for key, value in environment.items() if value is not None}
 
 
 def script_defaults() -> dict[str, str]:
@@ -63,7 +66,7 @@ def published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def test_services_exist(services):
-    assert {"localstack", "minio", "init", "api", "runner"} <= set(services)
+    assert {"localstack", "minio", "init", "api", "runner", "refiner"} <= set(services)
 
 
 def test_localstack_serves_s3_and_sqs(services):
@@ -162,6 +165,9 @@ def test_init_creates_what_the_services_use(services):
         "JOBS_DLQ",
         "EVENTS_QUEUE",
         "EVENTS_DLQ",
+        "REFINE_QUEUE",
+        "REFINE_DLQ",
+        "REFINE_VISIBILITY_TIMEOUT",
         "MAX_RECEIVE_COUNT",
         "VISIBILITY_TIMEOUT",
         "INBOX_PREFIX",
@@ -194,3 +200,56 @@ def test_minio_webhook_endpoint_is_an_api_route(services):
     path = urlparse(env(services, "minio")["MINIO_NOTIFY_WEBHOOK_ENDPOINT_WHISPERQ"]).path
     routes = [p for p in (REPO / "functions").rglob("*.py") if f'.post("{path}"' in p.read_text()]
     assert routes, f"no API route serves POST {path}"
+
+
+def stage(name: str) -> str:
+    """The lines of one stage of infra/Dockerfile."""
+    text = DOCKERFILE.read_text()
+    match = re.search(rf"^FROM \S+ AS {name}$(.*?)(?=^FROM |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    assert match, f"no stage {name}"
+    return match.group(1)
+
+
+def test_refiner_service_runs_the_refiner(services):
+    refiner = services["refiner"]
+    assert refiner["command"] == ["whisperq", "refiner"]
+    assert 'CMD ["whisperq", "refiner"]' in stage(refiner["build"]["target"])
+    assert 'add_parser("refiner"' in REPO.joinpath("whisperq", "cli.py").read_text()  # the command exists
+    assert env(services, "refiner")["WHISPERQ_REFINE_MODEL"] == Settings().refine_model
+    # The LLM comes from the shell: passed through when set there, never set to an empty value
+    # (the openai SDK takes an empty OPENAI_BASE_URL as the address of the server).
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        assert name in refiner["environment"] and refiner["environment"][name] is None, name
+    assert "host.docker.internal:host-gateway" in refiner["extra_hosts"]
+
+
+@pytest.mark.parametrize("name", REFINE_SERVICES)
+def test_refine_queue_is_the_one_init_creates(services, monkeypatch, name):
+    init = env(services, "init")
+    app = env(services, name)
+    queue = urlparse(app["WHISPERQ_REFINE_QUEUE_URL"])
+    assert f"{queue.scheme}://{queue.netloc}" == init["LOCALSTACK_ENDPOINT"]
+    assert queue.path == f"/000000000000/{init['REFINE_QUEUE']}"
+    assert int(app["WHISPERQ_REFINE__MAX_ATTEMPTS"]) + 1 == int(init["MAX_RECEIVE_COUNT"])
+    assert app["WHISPERQ_REFINE__VISIBILITY_TIMEOUT_S"] == init["REFINE_VISIBILITY_TIMEOUT"]
+    for variable in list(os.environ):
+        if variable.upper().startswith("WHISPERQ_"):
+            monkeypatch.delenv(variable)
+    for variable, value in app.items():
+        if variable.startswith("WHISPERQ_"):
+            monkeypatch.setenv(variable, value)
+    assert Settings().resolved_refine_queue_url() == app["WHISPERQ_REFINE_QUEUE_URL"]
+
+
+def test_init_creates_the_refine_queue_with_its_dead_letter_queue():
+    text = INIT_SCRIPT.read_text()
+    dlq = re.search(r'^(\w+)=\$\(ensure_queue "\$REFINE_DLQ" ', text, flags=re.MULTILINE)
+    assert dlq, "init.sh does not create $REFINE_DLQ"
+    attributes = re.search(
+        rf'^(\w+)="\$\(redrive "\$\(queue_arn "\${dlq.group(1)}"\)" "\$MAX_RECEIVE_COUNT"\).*'
+        r'\\"VisibilityTimeout\\": \\"\$REFINE_VISIBILITY_TIMEOUT\\"',
+        text,
+        flags=re.MULTILINE,
+    )
+    assert attributes, "the refine queue has no redrive policy to $REFINE_DLQ"
+    assert re.search(rf'ensure_queue "\$REFINE_QUEUE" "\${attributes.group(1)}"', text)

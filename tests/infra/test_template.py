@@ -8,23 +8,27 @@ import json
 import os
 import re
 import subprocess
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from tests.infra.support import REPO, TEMPLATE, env_lines, env_names_in, load_cfn, settings_env_names
 from whisperq import layout
-from whisperq.settings import RunnerSettings, Settings
+from whisperq.settings import RefineSettings, RunnerSettings, Settings
 
 # Placeholders for what only exists once deployed.
 DEPLOYED = {
     "Bucket": "whisperq-123456789012-us-east-1-abcd1234",
     "JobsQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/whisperq-JobsQueue-ABC",
+    "RefineQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/whisperq-refine",
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
     "AWS::StackName": "whisperq",
 }
+# Values given at deploy time for parameters that have no default (secrets must not have one).
+GIVEN = {"RefineApiKey": "sk-test-key"}
+FUNCTIONS = ("ApiFunction", "EventsFunction", "RefineFunction")
 WRITE_ACTIONS = re.compile(
     r"^(s3:(Put|Delete|Abort|Restore|Replicate|Create)|sqs:(Send|Delete|Purge|Change|Receive|Set|Create))"
 )
@@ -54,6 +58,8 @@ def resolve(template, value: Any, local: dict[str, Any] | None = None) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         ((fn, arg),) = value.items()
         if fn == "Ref":
+            if arg in GIVEN:
+                return GIVEN[arg]
             if arg in template["Parameters"]:
                 return str(default(template, arg))
             return DEPLOYED[arg]
@@ -261,6 +267,7 @@ def test_functions_handlers_and_runtime(template, resources):
     assert template["Globals"]["Function"]["Runtime"] == "python3.11"
     assert props(resources, "ApiFunction")["Handler"] == "functions.lambda_handler.handler"
     assert props(resources, "EventsFunction")["Handler"] == "functions.lambda_handler.events_handler"
+    assert props(resources, "RefineFunction")["Handler"] == "functions.refine_handler.handler"
     # HTTP API integrations time out at 30 s.
     assert props(resources, "ApiFunction")["Timeout"] < 30
 
@@ -280,11 +287,12 @@ def test_events_function_consumes_the_events_queue(resources):
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_functions_use_the_bucket_and_the_jobs_queue(template, resources):
-    for name in ("ApiFunction", "EventsFunction"):
+def test_functions_use_the_bucket_the_jobs_queue_and_the_refine_queue(template, resources):
+    for name in FUNCTIONS:
         env = function_env(template, resources, name)
         assert env["WHISPERQ_STORE_URL"] == {"Fn::Sub": "s3://${Bucket}"}
         assert env["WHISPERQ_QUEUE_URL"] == {"Ref": "JobsQueue"}
+        assert env["WHISPERQ_REFINE_QUEUE_URL"] == {"Ref": "RefineQueue"}
         assert env["WHISPERQ_DATA_DIR"].startswith("/tmp/")  # the only writable folder in Lambda
 
 
@@ -297,10 +305,7 @@ def test_code_uri_is_what_the_build_script_makes(template):
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
 
 
-def test_lambda_handler_module_defines_both_handlers():
-    path = REPO / "functions" / "lambda_handler.py"
-    if not path.exists():
-        pytest.skip("functions/lambda_handler.py is not written yet")
+def top_level_names(path) -> set[str]:
     tree = ast.parse(path.read_text())
     defined = set()
     for node in tree.body:
@@ -310,7 +315,19 @@ def test_lambda_handler_module_defines_both_handlers():
             defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             defined.add(node.target.id)
-    assert {"handler", "events_handler"} <= defined
+    return defined
+
+
+def test_every_function_handler_is_defined_in_the_code(resources):
+    """``module.attribute`` of each function is a file the build script copies that defines it."""
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert set(functions) == set(FUNCTIONS)
+    for name in functions:
+        module, attribute = props(resources, name)["Handler"].rsplit(".", 1)
+        path = REPO.joinpath(*module.split(".")).with_suffix(".py")
+        assert path.exists(), f"{name}: no {path.relative_to(REPO)}"
+        assert module.split(".")[0] in ("functions", "whisperq"), f"{name}: not in the Lambda package"
+        assert attribute in top_level_names(path), f"{name}: {module} defines no {attribute}"
 
 
 # ---------------------------------------------------------------- settings
@@ -330,9 +347,11 @@ def test_runner_user_data_sets_store_queue_and_devices(template, resources):
     assert env["WHISPERQ_RUNNER__DEVICES"] == "auto"
     assert env["WHISPERQ_RUNNER__MAX_ATTEMPTS"] == str(default(template, "MaxReceiveCount") - 1)
     assert "whisperq runner" in user_data(template, resources)
+    # Runners with upgrade_transcribation jobs send refine requests.
+    assert env["WHISPERQ_REFINE_QUEUE_URL"] == DEPLOYED["RefineQueue"]
 
 
-@pytest.mark.parametrize("where", ["ApiFunction", "EventsFunction", "runner"])
+@pytest.mark.parametrize("where", [*FUNCTIONS, "runner"])
 def test_configured_values_are_valid_settings(template, resources, monkeypatch, where):
     if where == "runner":
         env = env_lines(user_data(template, resources))
@@ -346,7 +365,10 @@ def test_configured_values_are_valid_settings(template, resources, monkeypatch, 
     settings = Settings()
     assert settings.resolved_store_url() == f"s3://{DEPLOYED['Bucket']}"
     assert settings.resolved_queue_url() == DEPLOYED["JobsQueue"]
+    assert settings.resolved_refine_queue_url() == DEPLOYED["RefineQueue"]
     assert settings.runner.max_attempts == default(template, "MaxReceiveCount") - 1
+    # As for jobs: one receive is left for the refiner to record `failed` before SQS dead-letters.
+    assert settings.refine.max_attempts == default(template, "MaxReceiveCount") - 1
 
 
 # ---------------------------------------------------------------- IAM
@@ -355,7 +377,8 @@ def test_configured_values_are_valid_settings(template, resources, monkeypatch, 
 def test_functions_have_their_own_roles(resources):
     """With an explicit Role, SAM adds no policies of its own (for an SQS trigger it would otherwise
     attach AWSLambdaSQSQueueExecutionRole, which allows receive and delete on every queue)."""
-    for name, role in (("ApiFunction", "ApiFunctionRole"), ("EventsFunction", "EventsFunctionRole")):
+    for name in FUNCTIONS:
+        role = f"{name}Role"
         function = props(resources, name)
         assert function["Role"] == {"Fn::GetAtt": [role, "Arn"]}
         assert "Policies" not in function
@@ -392,6 +415,8 @@ def test_api_role_can_store_objects_and_enqueue_but_not_consume(resources):
         assert granted[arn_of(queue)] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     assert not {"sqs:DeleteMessage", "sqs:SendMessage"} & granted[arn_of("JobsDeadLetterQueue")]
     assert arn_of("EventsQueue") not in granted
+    # POST /api/tasks/{id}/refine sends a refine request; taking them is the refine function's job.
+    assert granted[arn_of("RefineQueue")] == {"sqs:SendMessage"}
 
 
 def test_events_role_adds_consuming_the_events_queue(resources):
@@ -414,8 +439,133 @@ def test_runner_role_works_the_jobs_queue(resources):
         "sqs:SendMessage",
     }
     assert arn_of("EventsQueue") not in granted
+    assert granted[arn_of("RefineQueue")] == {"sqs:SendMessage"}
     trust = props(resources, "RunnerRole")["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "ec2.amazonaws.com"}]
+
+
+# ---------------------------------------------------------------- LLM refinement
+
+
+def refine_settings(template, resources) -> RefineSettings:
+    """The refine settings the refine function runs with (the template's values, else the defaults)."""
+    env = {k: str(resolve(template, v)) for k, v in function_env(template, resources, "RefineFunction").items()}
+    prefix = "WHISPERQ_REFINE__"
+    return RefineSettings(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
+
+
+def test_refine_queue_dead_letters_after_max_receive_count(resources):
+    queue = props(resources, "RefineQueue")
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["RefineDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    assert resources["RefineDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    assert "RedrivePolicy" not in props(resources, "RefineDeadLetterQueue")
+    assert props(resources, "RefineDeadLetterQueue")["MessageRetentionPeriod"] >= queue["MessageRetentionPeriod"]
+    for name in ("RefineQueue", "RefineDeadLetterQueue"):
+        assert props(resources, name)["SqsManagedSseEnabled"] is True
+
+
+def test_refine_function_consumes_the_refine_queue_with_partial_failures(resources):
+    (event,) = props(resources, "RefineFunction")["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["RefineQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "RefineMaxConcurrency"}
+    consumers = [
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for e in resource["Properties"].get("Events", {}).values()
+        if e["Type"] == "SQS" and e["Properties"]["Queue"] == {"Fn::GetAtt": ["RefineQueue", "Arn"]}
+    ]
+    assert consumers == ["RefineFunction"]
+
+
+def test_refine_function_outlasts_its_llm_requests_and_the_queue_outlasts_it(template, resources):
+    settings = refine_settings(template, resources)
+    timeout = props(resources, "RefineFunction")["Timeout"]
+    assert timeout <= 900  # Lambda's limit
+    # One chunk with every retry and every wait between them fits in one invocation.
+    waits = sum(min(settings.backoff_s * 2**n, settings.max_backoff_s) for n in range(settings.retries))
+    assert timeout > (settings.retries + 1) * settings.timeout_s + waits
+    # AWS: the queue's visibility timeout at least six times the function's timeout.
+    assert props(resources, "RefineQueue")["VisibilityTimeout"] >= 6 * timeout
+    # The handler keeps its message hidden in shorter steps while it works (VisibilityExtender).
+    assert settings.visibility_timeout_s <= props(resources, "RefineQueue")["VisibilityTimeout"]
+
+
+def test_refine_function_talks_to_the_configured_llm(template, resources):
+    env = function_env(template, resources, "RefineFunction")
+    assert env["WHISPERQ_REFINE_MODEL"] == {"Ref": "RefineModel"}
+    assert default(template, "RefineModel") == Settings().refine_model
+    assert env["WHISPERQ_REFINE__BACKEND"] == {"Ref": "RefineBackend"}
+    backends = set(get_args(RefineSettings.model_fields["backend"].annotation))
+    assert set(template["Parameters"]["RefineBackend"]["AllowedValues"]) <= backends - {"g4f"}  # g4f: not packaged
+    assert default(template, "RefineBackend") == RefineSettings().backend
+    # The openai SDK takes an empty OPENAI_BASE_URL as the base URL itself: never set it empty.
+    assert env["OPENAI_BASE_URL"] == {"Ref": "RefineBaseUrl"}
+    assert re.fullmatch(template["Parameters"]["RefineBaseUrl"]["AllowedPattern"], default(template, "RefineBaseUrl"))
+    assert not re.fullmatch(template["Parameters"]["RefineBaseUrl"]["AllowedPattern"], "")
+    requirements = (REPO / "infra" / "lambda-requirements.txt").read_text()
+    assert re.search(r"^openai\b", requirements, flags=re.MULTILINE), "the refine function imports openai"
+
+
+def test_llm_api_key_is_a_secret_parameter(template, resources):
+    env = function_env(template, resources, "RefineFunction")
+    assert env["OPENAI_API_KEY"] == {"Ref": "RefineApiKey"}
+    parameter = template["Parameters"]["RefineApiKey"]
+    assert parameter["NoEcho"] is True and "Default" not in parameter
+    # Nowhere else: not in the other functions, the runners' user data or the outputs.
+    for name in ("ApiFunction", "EventsFunction"):
+        assert "OPENAI_API_KEY" not in function_env(template, resources, name)
+    assert "RefineApiKey" not in json.dumps(template["Outputs"])
+    assert "RefineApiKey" not in json.dumps(props(resources, "RunnerLaunchTemplate"))
+    for name, spec in template["Parameters"].items():
+        if spec.get("NoEcho"):
+            assert "Default" not in spec, f"{name}: a secret with a default value"
+
+
+def test_refine_role_consumes_the_refine_queue_only(resources):
+    granted = actions_by_resource(resources, "RefineFunctionRole")
+    assert granted[objects_of("Bucket")] == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+    }
+    assert granted[arn_of("Bucket")] == {"s3:ListBucket"}
+    assert granted[arn_of("RefineQueue")] == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+    for queue in ("JobsQueue", "JobsHighPriorityQueue", "EventsQueue", "RefineDeadLetterQueue"):
+        assert arn_of(queue) not in granted, queue
+    assert arn_of("RefineQueue") not in actions_by_resource(resources, "EventsFunctionRole")
+
+
+def test_refine_dead_letters_raise_an_alarm(template, resources):
+    alarms = [
+        props(resources, name)
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RefineDeadLetterQueue", "QueueName"]}}]
+    ]
+    assert len(alarms) == 1
+    (alarm,) = alarms
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] <= 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+    assert default(template, "AlarmEmail") == ""
 
 
 # ---------------------------------------------------------------- runner fleet
@@ -452,9 +602,10 @@ def test_scaling_follows_the_jobs_queue_backlog(resources):
     idle = props(resources, "RunnerIdleAlarm")
     watched = {m["MetricStat"]["Metric"]["MetricName"] for m in idle["Metrics"] if "MetricStat" in m}
     assert watched == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
-    assert {
-        queue_of(m["MetricStat"]["Metric"])["Fn::GetAtt"][0] for m in idle["Metrics"] if "MetricStat" in m
-    } == {"JobsQueue", "JobsHighPriorityQueue"}
+    assert {queue_of(m["MetricStat"]["Metric"])["Fn::GetAtt"][0] for m in idle["Metrics"] if "MetricStat" in m} == {
+        "JobsQueue",
+        "JobsHighPriorityQueue",
+    }
     high = props(resources, "RunnerHighPriorityBacklogAlarm")
     assert queue_of(high) == {"Fn::GetAtt": ["JobsHighPriorityQueue", "QueueName"]}
     assert high["AlarmActions"] == [{"Ref": "RunnerScaleOutPolicy"}]
@@ -466,7 +617,16 @@ def test_scaling_follows_the_jobs_queue_backlog(resources):
 
 def test_outputs(template):
     outputs = template["Outputs"]
-    assert {"ApiUrl", "BucketName", "JobsQueueUrl", "JobsDeadLetterQueueUrl", "EventsQueueUrl"} <= set(outputs)
+    assert {
+        "ApiUrl",
+        "BucketName",
+        "JobsQueueUrl",
+        "JobsDeadLetterQueueUrl",
+        "EventsQueueUrl",
+        "RefineQueueUrl",
+        "RefineDeadLetterQueueUrl",
+    } <= set(outputs)
+    assert outputs["RefineQueueUrl"]["Value"] == {"Ref": "RefineQueue"}
     assert outputs["BucketName"]["Value"] == {"Ref": "Bucket"}
     assert outputs["JobsQueueUrl"]["Value"] == {"Ref": "JobsQueue"}
     assert "${Api}" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
