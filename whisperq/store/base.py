@@ -89,8 +89,9 @@ class Store(ABC):
     def head(self, key: str) -> ObjectInfo: ...
 
     @abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete an object; deleting a missing object is not an error."""
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete an object; deleting a missing object is not an error. With ``if_match``, delete only
+        that version: :class:`PreconditionFailed` when the object was rewritten since it was read."""
 
     @abstractmethod
     def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
