@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from functions.signing import load_secret
 from whisperq.events import EventLog
+from whisperq.heartbeats import Heartbeat, live_heartbeats
 from whisperq.intake import Intake
 from whisperq.queue import Queue, open_queue
 from whisperq.repository import JobRepository
@@ -48,6 +49,11 @@ class AppContext:
 
             self._refine_queue = open_refine_queue(self.settings)
         return self._refine_queue
+
+    def live_heartbeats(self) -> list[Heartbeat]:
+        """The live runners' heartbeats; those of runners long gone are deleted on the way."""
+        api = self.settings.api
+        return live_heartbeats(self.store, api.runner_stale_after_s, api.runner_forget_after_s)
 
     def close(self) -> None:
         if self._refine_queue is not None:

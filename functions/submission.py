@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 from functions.context import AppContext
 from functions.errors import ApiError
 from whisperq import layout, models
-from whisperq.heartbeats import live_heartbeats
 from whisperq.jobs import UP_SPEED_MAX, UP_SPEED_MIN, Job, JobParams, Priority, new_job_id
 from whisperq.languages import LANGUAGE_CODES
 from whisperq.store.local import LocalStore
@@ -27,7 +26,7 @@ MAX_PROMPT_CHARS = 2000
 def available_models(ctx: AppContext) -> list[str]:
     """Models a runner can serve: those installed here plus those live runners report."""
     names = set(models.discover(ctx.settings.model_dirs))
-    for beat in live_heartbeats(ctx.store, ctx.settings.api.runner_stale_after_s):
+    for beat in ctx.live_heartbeats():
         names.update(beat.models)
     return sorted(names)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from pydantic import BaseModel, Field
 
 from whisperq import layout
-from whisperq.store import ObjectNotFound, Store
+from whisperq.store import ObjectNotFound, PreconditionFailed, Store, StoreError
+
+log = logging.getLogger(__name__)
 
 
 class GpuTelemetry(BaseModel):
@@ -63,15 +66,33 @@ def write_heartbeat(store: Store, heartbeat: Heartbeat) -> None:
     store.put_json(layout.runner_key(heartbeat.runner_id), heartbeat.model_dump(mode="json"))
 
 
-def live_heartbeats(store: Store, stale_after_s: float) -> list[Heartbeat]:
+def live_heartbeats(store: Store, stale_after_s: float, forget_after_s: float = 0.0) -> list[Heartbeat]:
+    """Heartbeats written in the last ``stale_after_s`` by runners not stopping.
+
+    With ``forget_after_s`` (> 0), heartbeats older than that (and than ``stale_after_s``) are deleted on the
+    way: only the version read, so a runner that came back under the same id in between keeps its own."""
     now = time.time()
+    forget_after_s = max(forget_after_s, stale_after_s) if forget_after_s > 0 else float("inf")
     beats = []
     for key in store.list_keys(layout.RUNNERS_PREFIX):
         try:
-            data, _ = store.get_json(key)
+            data, etag = store.get_json(key)
         except ObjectNotFound:
             continue
         beat = Heartbeat.model_validate(data)
-        if now - beat.updated_at <= stale_after_s and not beat.stopping:
+        age = now - beat.updated_at
+        if age > forget_after_s:
+            forget_heartbeat(store, key, etag)
+        elif age <= stale_after_s and not beat.stopping:
             beats.append(beat)
     return beats
+
+
+def forget_heartbeat(store: Store, key: str, etag: str) -> None:
+    """Delete the heartbeat at ``key`` if it is still the version ``etag``; never raises."""
+    try:
+        store.delete(key, if_match=etag)
+    except PreconditionFailed:
+        log.info("heartbeat %s was rewritten while being forgotten: kept", key)
+    except StoreError:
+        log.warning("could not delete the old heartbeat %s", key, exc_info=True)

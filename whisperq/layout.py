@@ -75,13 +75,34 @@ def index_key(state: JobState, job_id: str, at: float, summary: dict | None = No
     head = f"{index_prefix(state)}{sort_key:013d}-{job_id}"
     if summary is None:
         return head + ".json"
-    raw = (
-        base64.urlsafe_b64encode(json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode())
-        .decode()
-        .rstrip("=")
-    )
-    segments = [raw[i : i + _SEGMENT] for i in range(0, len(raw), _SEGMENT)] or ["_"]
-    return f"{head}/{'/'.join(segments)}.json"
+    return f"{head}/{_pack(summary)}.json"
+
+
+def packed_size(summary: dict) -> int:
+    """Bytes of ``summary`` as compact JSON, before base64 (which adds a third)."""
+    return len(_compact_json(summary))
+
+
+def _compact_json(summary: dict) -> bytes:
+    return json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _pack(summary: dict) -> str:
+    """``summary`` as base64url of compact JSON, in ``/``-separated segments that fit a file name."""
+    raw = base64.urlsafe_b64encode(_compact_json(summary)).decode().rstrip("=")
+    return "/".join([raw[i : i + _SEGMENT] for i in range(0, len(raw), _SEGMENT)] or ["_"])
+
+
+def _unpack(parts: list[str]) -> dict | None:
+    """The summary packed into the key parts after the head, or None when there is none (or it is bad)."""
+    if not parts:
+        return None
+    raw = "".join(parts).removesuffix(".json")
+    try:
+        value = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _index_head(key: str) -> str:
@@ -99,20 +120,22 @@ def index_key_time(key: str) -> float:
 
 
 def summary_from_index_key(key: str) -> dict | None:
-    parts = key.removeprefix(INDEX_PREFIX).split("/")[2:]
-    if not parts:
-        return None
-    raw = "".join(parts).removesuffix(".json")
-    try:
-        return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except ValueError:
-        return None
+    return _unpack(key.removeprefix(INDEX_PREFIX).split("/")[2:])
 
 
-def log_key(at: float | None = None) -> str:
-    """Newest first: the key sorts by inverted time, then a random suffix keeps keys unique."""
+def log_key(at: float | None = None, summary: dict | None = None) -> str:
+    """``logs/{inverted time}-{random}[/{summary}].json``: newest first, the random part keeps keys unique,
+    and the event's summary (packed as in index keys) lets the log be listed without reading it."""
     ms = int((time.time() if at is None else at) * 1000)
-    return f"{LOGS_PREFIX}{_MAX_MS - ms:013d}-{uuid.uuid4().hex[:12]}.json"
+    head = f"{LOGS_PREFIX}{_MAX_MS - ms:013d}-{uuid.uuid4().hex[:12]}"
+    if summary is None:
+        return head + ".json"
+    return f"{head}/{_pack(summary)}.json"
+
+
+def summary_from_log_key(key: str) -> dict | None:
+    """The summary a log key carries; None for keys written before logs carried one."""
+    return _unpack(key.removeprefix(LOGS_PREFIX).split("/")[1:])
 
 
 def webhook_key(job_id: str) -> str:

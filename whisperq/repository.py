@@ -12,7 +12,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from whisperq import layout
@@ -25,7 +24,7 @@ from whisperq.jobs import (
     check_refine_transition,
     check_transition,
 )
-from whisperq.store import ObjectNotFound, PreconditionFailed, Store
+from whisperq.store import ObjectNotFound, PreconditionFailed, Store, get_json_each
 
 log = logging.getLogger(__name__)
 
@@ -266,21 +265,9 @@ class JobRepository:
         keys = list(itertools.islice(self.store.list_keys(layout.index_prefix(state)), limit))
         summaries: list[dict | None] = [summary_from_key(key, state) for key in keys]
         unread = [i for i, summary in enumerate(summaries) if summary is None]
-        workers = min(self.store.read_concurrency, len(unread))
-        if workers <= 1:
-            read = [self._read_summary(keys[i]) for i in unread]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                read = list(pool.map(self._read_summary, [keys[i] for i in unread]))
-        for i, summary in zip(unread, read, strict=True):
-            summaries[i] = summary
+        for i, summary in zip(unread, get_json_each(self.store, [keys[i] for i in unread]), strict=True):
+            summaries[i] = summary  # None: moved on between list and read
         return [s for s in summaries if s is not None]
-
-    def _read_summary(self, key: str) -> dict | None:
-        try:
-            return self.store.get_json(key)[0]
-        except ObjectNotFound:
-            return None  # moved on between list and read
 
     def iter_index_keys(self, state: JobState) -> Iterator[str]:
         return self.store.list_keys(layout.index_prefix(state))

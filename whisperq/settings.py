@@ -30,6 +30,12 @@ class ApiSettings(BaseModel):
     runner_stale_after_s: float = Field(
         30.0, gt=0, description="A runner whose heartbeat is older than this is shown as offline."
     )
+    runner_forget_after_s: float = Field(
+        86400.0,
+        ge=0,
+        description="A runner heartbeat older than this (and than `runner_stale_after_s`) is deleted by the API "
+        "when it reads heartbeats (0: kept forever).",
+    )
 
 
 class RunnerSettings(BaseModel):

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from functions.context import AppContext, Ctx
 from whisperq import layout
-from whisperq.heartbeats import PROCESSING_BUCKETS_S, live_heartbeats
+from whisperq.heartbeats import PROCESSING_BUCKETS_S
 from whisperq.jobs import JobState
 
 router = APIRouter(tags=["monitoring"])
@@ -37,7 +37,7 @@ class ServiceCollector:
         yield from self._runners()
 
     def _runners(self) -> Iterator:
-        beats = live_heartbeats(self.ctx.store, self.ctx.settings.api.runner_stale_after_s)
+        beats = self.ctx.live_heartbeats()
         up = GaugeMetricFamily("whisperq_runner_up", "Live runners", labels=["runner", "device"])
         done = CounterMetricFamily("whisperq_runner_jobs", "Jobs finished by a runner", labels=["runner", "outcome"])
         audio = CounterMetricFamily("whisperq_runner_audio_seconds", "Seconds of audio transcribed", labels=["runner"])

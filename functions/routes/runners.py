@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 
 from functions.context import Ctx
-from whisperq.heartbeats import Heartbeat, live_heartbeats
+from whisperq.heartbeats import Heartbeat
 
 router = APIRouter(tags=["monitoring"])
 
@@ -15,7 +15,7 @@ _STATE_ORDER = ["error", "not_downloaded", "unloaded", "downloading", "loading",
 
 
 async def _beats(ctx: Ctx) -> list[Heartbeat]:
-    return await asyncio.to_thread(live_heartbeats, ctx.store, ctx.settings.api.runner_stale_after_s)
+    return await asyncio.to_thread(ctx.live_heartbeats)
 
 
 @router.get("/api/gpus")

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.contract.counting import CountingReads
 from whisperq.jobs import Job, JobState, new_job_id
 from whisperq.repository import JobNotFound, JobRepository
 from whisperq.store import PreconditionFailed, Store
@@ -18,9 +19,7 @@ T0 = 1_700_000_000.0
 def make_job(n: int = 0, state: JobState = JobState.QUEUED) -> Job:
     """Job ``n`` was created at T0 + n s and, when it got that far, started 1 s and finished 2 s later."""
     created = T0 + n
-    job = Job(
-        id=new_job_id(), state=state, filename=f"clip-{n}.wav", audio_key=f"audio/{n}/clip.wav", file_size=n
-    )
+    job = Job(id=new_job_id(), state=state, filename=f"clip-{n}.wav", audio_key=f"audio/{n}/clip.wav", file_size=n)
     job.created_at = job.updated_at = created
     if state is not JobState.QUEUED:
         job.started_at = created + 1
@@ -103,7 +102,11 @@ def test_one_of_many_claimers_wins_and_the_index_follows(store: Store):
 def test_listing_at_a_thousand_jobs(store: Store):
     repo = JobRepository(store)
     plan = {
-        JobState.QUEUED: 40, JobState.PROCESSING: 10, JobState.DONE: 900, JobState.ERROR: 40, JobState.CANCELLED: 10
+        JobState.QUEUED: 40,
+        JobState.PROCESSING: 10,
+        JobState.DONE: 900,
+        JobState.ERROR: 40,
+        JobState.CANCELLED: 10,
     }
     states = [state for state, count in plan.items() for _ in range(count)]
     jobs = [make_job(n, state) for n, state in enumerate(states)]
@@ -142,25 +145,6 @@ def test_a_job_indexed_under_two_states_is_listed_once_under_the_later(store: St
     assert len(list(repo.iter_index_keys(JobState.QUEUED))) == 1  # still there until the next change
 
 
-class _CountingReads:
-    """Counts object reads of a store (any backend) while passing everything through."""
-
-    def __init__(self, store: Store):
-        self._store = store
-        self.reads = 0
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def get_bytes(self, key):
-        self.reads += 1
-        return self._store.get_bytes(key)
-
-    def get_json(self, key):
-        self.reads += 1
-        return self._store.get_json(key)
-
-
 def test_listing_reads_no_object_when_the_keys_hold_the_summaries(store: Store):
     repo = JobRepository(store)
     long_error = "cannot decode audio: " + "x" * 200
@@ -169,7 +153,7 @@ def test_listing_reads_no_object_when_the_keys_hold_the_summaries(store: Store):
         job.filename = f"звонок клиента №{n}.wav"
         job.error = long_error if n == 0 else ("short error" if n % 4 == 0 else None)
         repo.create(job)
-    counting = _CountingReads(store)
+    counting = CountingReads(store)
     listing = JobRepository(counting).list_all(limit_finished=100)  # type: ignore[arg-type]
     assert counting.reads == 1  # only the entry whose error was too long for its key
     failed = {s["filename"]: s for s in listing[JobState.ERROR]}

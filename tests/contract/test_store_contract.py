@@ -102,6 +102,17 @@ def test_delete_is_idempotent(store: Store):
     assert list(store.list_keys("logs/")) == []
 
 
+def test_conditional_delete_removes_only_the_version_read(store: Store):
+    read = store.put_bytes("runners/r.json", b'{"updated_at": 1}')
+    rewritten = store.put_bytes("runners/r.json", b'{"updated_at": 2}')
+    with pytest.raises(PreconditionFailed):
+        store.delete("runners/r.json", if_match=read)
+    assert store.get_bytes("runners/r.json") == (b'{"updated_at": 2}', rewritten)
+    store.delete("runners/r.json", if_match=rewritten)
+    assert not store.exists("runners/r.json")
+    store.delete("runners/r.json", if_match=rewritten)  # already gone: not an error
+
+
 def test_put_file_and_download_stream_large_objects(store: Store, tmp_path: Path):
     payload = bytes(range(256)) * 40_000  # 10 MB
     src = tmp_path / "src.bin"

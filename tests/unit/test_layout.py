@@ -27,3 +27,12 @@ def test_job_id_round_trips_through_index_key():
 def test_log_keys_list_newest_first():
     older, newer = layout.log_key(1_700_000_000), layout.log_key(1_700_000_001)
     assert newer < older
+
+
+def test_log_key_carries_a_summary_and_old_keys_carry_none():
+    summary = {"t": 1_700_000_000.25, "m": "Задача 1 готова", "j": "abc"}
+    key = layout.log_key(1_700_000_000.25, summary)
+    assert key.startswith(layout.LOGS_PREFIX) and key.endswith(".json")
+    assert layout.summary_from_log_key(key) == summary
+    assert layout.summary_from_log_key(layout.log_key(1_700_000_000.25)) is None
+    assert layout.log_key(1_700_000_001, summary) < key  # still newest first

@@ -10,6 +10,7 @@ from whisperq.store.base import (
     PreconditionFailed,
     Store,
     StoreError,
+    get_json_each,
 )
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "PreconditionFailed",
     "Store",
     "StoreError",
+    "get_json_each",
     "open_store",
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -88,8 +89,9 @@ class Store(ABC):
     def head(self, key: str) -> ObjectInfo: ...
 
     @abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete an object; deleting a missing object is not an error."""
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete an object; deleting a missing object is not an error. With ``if_match``, delete only
+        that version: :class:`PreconditionFailed` when the object was rewritten since it was read."""
 
     @abstractmethod
     def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
@@ -117,6 +119,22 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
+
+
+def get_json_each(store: Store, keys: list[str]) -> list[Any | None]:
+    """The JSON of each key (None where it vanished), read ``store.read_concurrency`` at a time."""
+
+    def read(key: str) -> Any | None:
+        try:
+            return store.get_json(key)[0]
+        except ObjectNotFound:
+            return None
+
+    workers = min(store.read_concurrency, len(keys))
+    if workers <= 1:
+        return [read(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(read, keys))
 
 
 def check_key(key: str) -> str:

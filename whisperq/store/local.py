@@ -102,9 +102,7 @@ class LocalStore(Store):
         return Path(name)
 
     # --- writes ------------------------------------------------------------------------------
-    def _commit(
-        self, key: str, tmp: Path, *, if_none_match: bool, if_match: str | None, metadata: dict | None
-    ) -> str:
+    def _commit(self, key: str, tmp: Path, *, if_none_match: bool, if_match: str | None, metadata: dict | None) -> str:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -172,14 +170,25 @@ class LocalStore(Store):
     def head(self, key):
         return self._info(key, self._path(key))
 
-    def delete(self, key):
+    def delete(self, key, *, if_match=None):
         path = self._path(key)
         with self._locked(key):
+            if if_match is not None:
+                self._check_version(key, path, if_match)
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 path.unlink()
             with contextlib.suppress(FileNotFoundError):
                 self._meta_path(key).unlink()
         self._prune_empty_dirs(path.parent)
+
+    def _check_version(self, key: str, path: Path, etag: str) -> None:
+        """Under the key's lock: raise unless the object is missing or still at version ``etag``."""
+        try:
+            current = self._etag(path.stat())
+        except FileNotFoundError:
+            return
+        if current != etag:
+            raise PreconditionFailed(f"{key!r} changed (ETag {current} != {etag})")
 
     def _prune_empty_dirs(self, folder: Path) -> None:
         while folder != self.root:

@@ -30,6 +30,7 @@ _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 class S3Store(Store):
     read_concurrency = 16
+
     def __init__(
         self,
         bucket: str,
@@ -146,8 +147,10 @@ class S3Store(Store):
         # a new job), so the object read back is the one just written.
         return self.head(key).etag
 
-    def delete(self, key):
-        self._call("delete_object", key, Key=self._key(key))
+    def delete(self, key, *, if_match=None):
+        condition = {} if if_match is None else {"IfMatch": if_match}
+        with contextlib.suppress(ObjectNotFound):  # conditional, of a missing object: what was read is gone
+            self._call("delete_object", key, Key=self._key(key), **condition)
 
     # --- reads -------------------------------------------------------------------------------
     def get_bytes(self, key):
@@ -199,4 +202,3 @@ class S3Store(Store):
 
     def close(self) -> None:
         self._client.close()
-
