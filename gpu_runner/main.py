@@ -55,7 +55,8 @@ def build_runner(settings: Settings, device: str, models: ModelManager | None = 
         timeout_s=settings.webhook_timeout_s,
     )
     retention = RetentionSweeper(
-        store, repo, events, audio_days=settings.retention_audio_days, result_days=settings.retention_result_days
+        store, repo, events, audio_days=settings.retention_audio_days, result_days=settings.retention_result_days,
+        log_days=settings.retention_log_days,
     )
     return Runner(
         identity, store, queue, models, rs, engine_name, work_dir,

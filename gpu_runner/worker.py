@@ -477,6 +477,7 @@ class Runner:
                 if self.retention is not None and time.monotonic() - last_retention > RETENTION_SWEEP_S:
                     last_retention = time.monotonic()
                     self.retention.sweep()
+                    self.retention.sweep_logs()
             except Exception:  # noqa: BLE001 - retried on the next round
                 log.exception("follow-up work failed")
 

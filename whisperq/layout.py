@@ -123,6 +123,11 @@ def summary_from_index_key(key: str) -> dict | None:
     return _unpack(key.removeprefix(INDEX_PREFIX).split("/")[2:])
 
 
+def logs_older_than(cutoff: float) -> str:
+    """Log keys listed after this one are of events at ``cutoff`` or before (keys sort newest first)."""
+    return f"{LOGS_PREFIX}{_MAX_MS - int(cutoff * 1000):013d}"
+
+
 def log_key(at: float | None = None, summary: dict | None = None) -> str:
     """``logs/{inverted time}-{random}[/{summary}].json``: newest first, the random part keeps keys unique,
     and the event's summary (packed as in index keys) lets the log be listed without reading it."""

@@ -1,12 +1,14 @@
-"""Expiring audio and results after the set number of days, on any store.
+"""Expiring audio, results and old events after the set number of days, on any store.
 
 Each finished job has an entry under ``retention/`` keyed by its finish time, oldest first, so a sweep
 reads only the entries that are due and stops at the first one that is not. Audio goes first; the
 entry stays until the result is due too. The manifest stays, with when each part expired.
+Events under ``logs/`` sort newest first, so the expired ones are listed from a computed key on.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from whisperq import layout
@@ -19,12 +21,33 @@ DAY_S = 86400.0
 
 
 class RetentionSweeper:
-    def __init__(self, store: Store, repo: JobRepository, events: EventLog, *, audio_days: float, result_days: float):
+    def __init__(
+        self,
+        store: Store,
+        repo: JobRepository,
+        events: EventLog,
+        *,
+        audio_days: float,
+        result_days: float,
+        log_days: float = 0.0,
+    ):
         self.store = store
         self.repo = repo
         self.events = events
         self.audio_s = audio_days * DAY_S
         self.result_s = result_days * DAY_S
+        self.log_s = log_days * DAY_S
+
+    def sweep_logs(self, now: float | None = None, limit: int = 1000) -> int:
+        """Delete events older than the log retention; returns how many went."""
+        if self.log_s <= 0:
+            return 0
+        cutoff = (time.time() if now is None else now) - self.log_s
+        start = layout.logs_older_than(cutoff)
+        expired = list(itertools.islice(self.store.list_keys(layout.LOGS_PREFIX, start_after=start), limit))
+        for key in expired:
+            self.store.delete(key)
+        return len(expired)
 
     def sweep(self, now: float | None = None, limit: int = 1000) -> int:
         """Expire what is due; returns how many jobs lost audio or results in this pass."""

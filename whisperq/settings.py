@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     retention_result_days: float = Field(
         90.0, ge=0, description="Delete a finished job's result after this (0: never)."
     )
+    retention_log_days: float = Field(
+        30.0, ge=0, description="Delete events of the log (`/api/logs`) older than this (0: never)."
+    )
     signing_secret: SecretStr | None = Field(
         None, description="Key of the API's own signed upload URLs (default: a random key in the data folder)."
     )

@@ -6,7 +6,9 @@ from collections import Counter
 
 from tests.contract.counting import CountingReads
 from whisperq import layout
-from whisperq.events import EventLog, format_time
+from whisperq.events import EventLog, format_time, key_summary
+from whisperq.repository import JobRepository
+from whisperq.retention import DAY_S, RetentionSweeper
 from whisperq.store import Store
 
 
@@ -55,3 +57,21 @@ def test_tail_reads_only_long_messages_and_old_style_events(store: Store):
     assert events[0] == old and long_message in [e["msg"] for e in events]  # newest, give or take a ms
     newest = EventLog(counting, source="api").tail(limit=3)  # type: ignore[arg-type]
     assert newest == events[-3:]
+
+
+def test_retention_deletes_only_events_older_than_the_set_days(store: Store):
+    now = 1_800_000_000.0
+    ages_days = [0.0, 0.4, 0.99, 1.01, 3.0, 40.0]
+    for age in ages_days:
+        at = now - age * DAY_S
+        event = {"time": format_time(at), "ts": at, "msg": f"{age} days old", "level": "INFO", "source": "s"}
+        store.put_json(layout.log_key(at, key_summary(event)), event)
+    store.put_json(layout.log_key(now - 5 * DAY_S), {"ts": now - 5 * DAY_S, "msg": "old-style key"})
+    log = EventLog(store, source="sweeper")
+    sweeper = RetentionSweeper(store, JobRepository(store), log, audio_days=0, result_days=0, log_days=1)
+
+    assert sweeper.sweep_logs(now) == 4
+    assert [e["msg"] for e in log.tail()] == ["0.99 days old", "0.4 days old", "0.0 days old"]
+    assert sweeper.sweep_logs(now) == 0
+    never = RetentionSweeper(store, JobRepository(store), log, audio_days=0, result_days=0, log_days=0)
+    assert never.sweep_logs(now + 100 * DAY_S) == 0
