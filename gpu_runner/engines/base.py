@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -76,3 +78,36 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model's memory."""
+
+
+class BatchRunner(Protocol):
+    def transcribe_batch(
+        self,
+        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
+        progress_per_item: Sequence[ProgressCallback | None] | None = None,
+    ) -> list[Transcript]: ...
+
+
+class BatchedEngine(Engine):
+    """An engine whose jobs, several at once, go through the shared batched pipeline
+    (:class:`gpu_runner.batch_pipeline.BatchTranscriber`, set as ``self.pipeline``)."""
+
+    pipeline: BatchRunner | None
+    model: Any
+
+    def transcribe_batch(
+        self,
+        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
+        progress_per_item: Sequence[ProgressCallback | None] | None = None,
+    ) -> list[Transcript]:
+        assert self.pipeline is not None, "the engine is closed"
+        return self.pipeline.transcribe_batch(items, progress_per_item)
+
+    def close(self) -> None:
+        self.pipeline = None
+        self.model = None
+        gc.collect()
+        self.release_device_cache()
+
+    def release_device_cache(self) -> None:  # noqa: B027 - optional hook
+        """Hand memory that the framework keeps cached back to the device (torch on CUDA)."""

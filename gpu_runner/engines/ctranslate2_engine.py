@@ -6,8 +6,6 @@ the batched pipeline shared with the torch engine (VAD windows of all jobs decod
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from faster_whisper import WhisperModel
 
 from gpu_runner.audio import SAMPLE_RATE
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber
-from gpu_runner.engines.base import Engine, ProgressCallback, TranscribeOptions, Transcript
+from gpu_runner.engines.base import BatchedEngine, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.engines.ctranslate2_windows import Ct2WindowDecoder
 from whisperq.jobs import Segment, Word
 
@@ -26,7 +24,7 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     return "int8" if device == "cpu" else "float16"
 
 
-class CTranslate2Engine(Engine):
+class CTranslate2Engine(BatchedEngine):
     name = "ctranslate2"
 
     def __init__(
@@ -67,17 +65,6 @@ class CTranslate2Engine(Engine):
                 progress(min(1.0, seg.end / duration))
         return Transcript(segments, info.language, info.language_probability, duration)
 
-    def transcribe_batch(
-        self,
-        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
-        progress_per_item: Sequence[ProgressCallback | None] | None = None,
-    ) -> list[Transcript]:
-        return self.pipeline.transcribe_batch(items, progress_per_item)
-
-    def close(self) -> None:
-        self.pipeline = None
-        del self.model
-        gc.collect()
 
 
 def _segment(seg) -> Segment:

@@ -8,8 +8,6 @@ this module encodes windows, decodes them (:mod:`gpu_runner.engines.torch_decodi
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +23,7 @@ from whisper.tokenizer import Tokenizer, get_tokenizer
 from gpu_runner import ct2_weights
 from gpu_runner.batch_pipeline import BatchSettings, BatchTranscriber, DecodeRequest, WindowResult
 from gpu_runner.engines import torch_decoding, torch_mel
-from gpu_runner.engines.base import BatchItemsFailed, Engine, ProgressCallback, TranscribeOptions, Transcript
+from gpu_runner.engines.base import BatchedEngine, BatchItemsFailed, ProgressCallback, TranscribeOptions, Transcript
 from gpu_runner.stitch import PlacedSegment, apply_word_times
 
 CPU_BATCH = 8
@@ -73,7 +71,7 @@ def resolve_dtype(compute_type: str, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
-class TorchEngine(Engine):
+class TorchEngine(BatchedEngine):
     name = "torch"
 
     def __init__(
@@ -109,17 +107,7 @@ class TorchEngine(Engine):
         except BatchItemsFailed as failed:
             raise failed.errors[0] from None  # the job's own error (JobAborted on cancel) as transcribe raises it
 
-    def transcribe_batch(
-        self,
-        items: Sequence[tuple[np.ndarray, TranscribeOptions]],
-        progress_per_item: Sequence[ProgressCallback | None] | None = None,
-    ) -> list[Transcript]:
-        return self.pipeline.transcribe_batch(items, progress_per_item)
-
-    def close(self) -> None:
-        self.pipeline = None
-        self.model = None
-        gc.collect()
+    def release_device_cache(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from whisperq.queue import ReceiptInvalid
+from whisperq.queue.sqs import SqsQueue
 
 
 def test_send_receive_delete(make_queue):
@@ -135,3 +136,16 @@ def test_high_priority_jumps_the_queue(make_queue):
     while len(rest) < 3 and time.monotonic() < deadline:
         rest += [m.body["n"] for m in queue.receive(max_messages=3, wait_s=1)]
     assert sorted(rest) == [0, 1, 2]
+
+
+def test_a_queue_without_priorities_never_looks_for_a_high_twin(make_queue):
+    queue = make_queue()
+    if not isinstance(queue, SqsQueue):
+        pytest.skip("SQS only: the -high twin queue is how SQS gets priorities")
+    plain = SqsQueue(queue.url, visibility_timeout_s=30, priorities=False)
+    plain.send({"n": 1}, priority="high")
+    [message] = plain.receive(wait_s=2)
+    assert message.body == {"n": 1}
+    assert plain.requests["GetQueueUrl"] == 0
+    assert plain.requests["ReceiveMessage"] == 1  # the normal queue only, not a short poll of a twin first
+    plain.close()

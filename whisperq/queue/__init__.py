@@ -7,7 +7,8 @@ from whisperq.queue.base import Message, Queue, QueueCounts, QueueError, Receipt
 __all__ = ["Message", "Queue", "QueueCounts", "QueueError", "ReceiptInvalid", "open_queue"]
 
 
-def open_queue(url: str, *, visibility_timeout_s: int = 60, max_receives: int = 4) -> Queue:
+def open_queue(url: str, *, visibility_timeout_s: int = 60, max_receives: int = 4, priorities: bool = True) -> Queue:
+    """``priorities=False``: a queue whose messages are all alike (no ``-high`` twin on SQS is looked for)."""
     if url.startswith("sqlite:///"):
         from whisperq.queue.sqlite import SqliteQueue
 
@@ -21,7 +22,9 @@ def open_queue(url: str, *, visibility_timeout_s: int = 60, max_receives: int = 
         from whisperq.queue.sqs import SqsQueue
 
         # SQS keeps max_receives in the queue's redrive policy; the queue only checks it matches.
-        return SqsQueue(url, visibility_timeout_s=visibility_timeout_s, max_receives=max_receives)
+        return SqsQueue(
+            url, visibility_timeout_s=visibility_timeout_s, max_receives=max_receives, priorities=priorities
+        )
     raise ValueError(
         f"unsupported queue URL {url!r}: use sqlite:///path/to/queue.sqlite3 or an SQS queue URL (https://...)"
     )

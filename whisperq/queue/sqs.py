@@ -88,6 +88,7 @@ class SqsQueue(Queue):
         visibility_timeout_s: int = 60,
         max_receives: int | None = None,
         endpoint_url: str | None = None,
+        priorities: bool = True,
     ):
         self.url = url
         self.visibility_timeout_s = visibility_timeout_s
@@ -96,7 +97,7 @@ class SqsQueue(Queue):
         endpoint_url, region = _client_location(url, endpoint_url)
         self._client = make_client("sqs", requests=self.requests, endpoint_url=endpoint_url, region_name=region)
         self._dlq_url: Any = _UNSET
-        self._high_url: Any = _UNSET
+        self._high_url: Any = _UNSET if priorities else None  # None: no high twin to look for
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:

@@ -17,6 +17,7 @@ def open_refine_queue(settings: Settings) -> Queue:
         settings.resolved_refine_queue_url(),
         visibility_timeout_s=settings.refine.visibility_timeout_s,
         max_receives=settings.refine.max_attempts + 1,
+        priorities=False,  # refine requests have none: no -high twin queue to look for
     )
 
 
