@@ -547,13 +547,14 @@ def test_refine_role_consumes_the_refine_queue_only(resources):
     assert arn_of("RefineQueue") not in actions_by_resource(resources, "EventsFunctionRole")
 
 
-def test_refine_dead_letters_raise_an_alarm(template, resources):
+@pytest.mark.parametrize("queue", ["JobsDeadLetterQueue", "EventsDeadLetterQueue", "RefineDeadLetterQueue"])
+def test_dead_letters_raise_an_alarm(template, resources, queue):
     alarms = [
         props(resources, name)
         for name, resource in resources.items()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
         and resource["Properties"].get("Dimensions")
-        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RefineDeadLetterQueue", "QueueName"]}}]
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
     ]
     assert len(alarms) == 1
     (alarm,) = alarms
