@@ -75,6 +75,7 @@ class BatchSettings:
     window_s: float = windows.WINDOW_SECONDS
     use_vad: bool = True  # without it: fixed 30 s windows
     vad: vad.VadParams = field(default_factory=vad.VadParams)
+    vad_device: str | None = None  # a torch device runs the VAD there (all slices in one batch); None: ONNX on CPU
     compression_ratio_threshold: float = 2.4
     logprob_threshold: float = -1.0
     no_speech_threshold: float = 0.6
@@ -159,7 +160,8 @@ class BatchTranscriber:
             for item in items:
                 item.spans = windows.fixed_windows(len(item.audio), max_samples)
             return
-        found = vad.speech_chunks_many([item.audio for item in items], self.settings.vad)
+        audios = [item.audio for item in items]
+        found = vad.speech_chunks_many(audios, self.settings.vad, device=self.settings.vad_device)
         for item, (chunks, probs) in zip(items, found, strict=True):
             item.spans = windows.plan_windows(chunks, len(item.audio), max_samples, probs, vad.FRAME)
 

@@ -1,8 +1,9 @@
 """Speech detection with the Silero VAD model that faster-whisper bundles (ONNX, CPU).
 
 The model runs over slices of the audio in a thread pool (onnxruntime releases the GIL), so a long
-file or many jobs use every core; the chunks are then found with numpy (hysteresis on the
-per-frame probabilities) rather than a Python loop over frames.
+file or many jobs use every core; given a torch ``device`` (the torch engine on CUDA), the same model
+runs there on all slices at once (:mod:`gpu_runner.silero_torch`). The chunks are then found with
+numpy (hysteresis on the per-frame probabilities) rather than a Python loop over frames.
 """
 
 from __future__ import annotations
@@ -47,12 +48,20 @@ def _slices(audio: np.ndarray) -> list[np.ndarray]:
     return [padded[i : i + step] for i in range(0, len(padded), step)]
 
 
-def speech_probabilities_many(audios: list[np.ndarray], executor: Executor | None = None) -> list[np.ndarray]:
-    """One speech probability per FRAME samples of each audio; all slices of all audios share the pool."""
+def speech_probabilities_many(
+    audios: list[np.ndarray], executor: Executor | None = None, device: str | None = None
+) -> list[np.ndarray]:
+    """One speech probability per FRAME samples of each audio; all slices of all audios share the pool
+    (or, with a torch ``device``, one batch there)."""
     slices = [_slices(a) if len(a) else [] for a in audios]
-    model = _model()
     flat = [s for per_audio in slices for s in per_audio]
-    outputs = iter(list((executor or _pool()).map(lambda s: np.asarray(model(s)).reshape(-1), flat)))
+    if device is not None:
+        from gpu_runner import silero_torch
+
+        outputs = iter(silero_torch.probabilities(flat, device))
+    else:
+        model = _model()
+        outputs = iter(list((executor or _pool()).map(lambda s: np.asarray(model(s)).reshape(-1), flat)))
     return [
         np.concatenate([next(outputs) for _ in per_audio]).astype(np.float32) if per_audio else np.zeros(0, np.float32)
         for per_audio in slices
@@ -108,10 +117,13 @@ def _padded(chunks: list[tuple[int, int]], total: int, pad: int) -> list[tuple[i
 
 
 def speech_chunks_many(
-    audios: list[np.ndarray], params: VadParams = VadParams(), executor: Executor | None = None
+    audios: list[np.ndarray],
+    params: VadParams = VadParams(),
+    executor: Executor | None = None,
+    device: str | None = None,
 ) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
     """Speech chunks of each audio, with the per-frame probabilities they came from."""
-    probs = speech_probabilities_many(audios, executor)
+    probs = speech_probabilities_many(audios, executor, device)
     return [(chunks_from_probabilities(p, len(a), params), p) for a, p in zip(audios, probs, strict=True)]
 
 

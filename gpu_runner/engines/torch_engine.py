@@ -96,6 +96,8 @@ class TorchEngine(BatchedEngine):
         settings = settings or BatchSettings()
         if batch_size or settings.batch_size <= 0:
             settings = replace(settings, batch_size=batch_size or self._auto_batch())
+        if self.device.type == "cuda" and settings.vad_device is None:
+            settings = replace(settings, vad_device=str(self.device))  # the VAD of a whole batch in one go
         self.pipeline = BatchTranscriber(self, settings)
 
     # --- Engine ------------------------------------------------------------------------------
