@@ -155,6 +155,14 @@ def test_without_a_provider_nothing_is_sent(bench: Bench, llm: FakeLLM, monkeypa
     _raw_kept(bench, job)
 
 
+def test_an_empty_base_url_with_a_key_means_openai_itself(monkeypatch):
+    from whisperq.refine.backends.openai_backend import OpenAIBackend
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "")  # as a deployment template leaves an unset parameter
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert OpenAIBackend("gpt-4o-mini", timeout_s=5).where == "https://api.openai.com/v1"
+
+
 def test_backend_none_disables_refinement(tmp_path: Path, llm: FakeLLM):
     bench = Bench(tmp_path, backend="none")
     job = bench.refine(bench.done_job().id)

@@ -16,6 +16,8 @@ from whisperq.refine.errors import RefineError
 
 # A local server (llama.cpp, vLLM, Ollama) needs no key, but the SDK refuses to start without one.
 _KEYLESS_PLACEHOLDER = "no-key"
+# Given explicitly: the SDK would take an empty OPENAI_BASE_URL (as templates leave it) as the address.
+_OPENAI_BASE_URL = "https://api.openai.com/v1"
 _SDK_PREFIX = re.compile(r"^Error code: \d+ - ")
 
 
@@ -35,7 +37,10 @@ class OpenAIBackend:
         self.model = model
         self.timeout_s = timeout_s
         self.client = openai.OpenAI(
-            api_key=api_key or _KEYLESS_PLACEHOLDER, base_url=base_url, timeout=timeout_s, max_retries=0
+            api_key=api_key or _KEYLESS_PLACEHOLDER,
+            base_url=base_url or _OPENAI_BASE_URL,
+            timeout=timeout_s,
+            max_retries=0,
         )
         self.where = str(self.client.base_url).rstrip("/")
 
