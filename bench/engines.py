@@ -11,7 +11,11 @@ Rows, each on the same model weights and the same audio:
 * ``faster-whisper transcribe``: faster-whisper sequential, beam 5 (int8 on CPU, float16 on CUDA);
 * ``torch engine``: this project's torch engine, every window of every job batched (beam 5 and greedy),
   and the same engine given the jobs one at a time;
-* ``ctranslate2 engine``: this project's CTranslate2 engine on its batched path.
+* ``ctranslate2 engine``: this project's CTranslate2 engine on its batched path;
+* ``whisperq runner (...), through the queue``: the runner of ``whisperq runner`` with that engine, fed
+  through the store and the queue (``through_queue.py``): every audio written as a WAV object with its
+  job and queue message, then one runner (model already loaded) takes them all and the clock stops when
+  the last job is ``done``; ``stages`` holds ``submit_s`` and ``run_s`` apart.
 
 Audio comes from ``bench/make_audio.py`` (Debian speech packages, see there); the long file is
 ``bench/audio/speech_<N>s.wav``, the short jobs are composed in memory with seeds 1..N. Word error
