@@ -15,39 +15,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import DUMMY_AWS_ENV, running, unique_name  # noqa: E402
+from stores import open_bench_store  # noqa: E402
+
 from whisperq import layout  # noqa: E402
 from whisperq.events import EventLog  # noqa: E402
 from whisperq.store import Store  # noqa: E402
-from whisperq.store.local import LocalStore  # noqa: E402
-from whisperq.store.s3 import S3Store  # noqa: E402
-
-
-@contextmanager
-def open_backend(backend: str) -> Iterator[Store]:
-    with ExitStack() as stack:
-        if backend == "local":
-            yield LocalStore(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="logs-tail-"))))
-            return
-        os.environ.update(DUMMY_AWS_ENV)
-        server = stack.enter_context(running(backend))
-        store = S3Store(unique_name("bench"), endpoint_url=server.url)
-        store.create_bucket()
-        stack.callback(store.close)
-        yield store
 
 
 def read_every_object(store: Store, limit: int) -> list[dict]:
@@ -76,7 +58,7 @@ def main() -> None:
     parser.add_argument("--long-every", type=int, default=50, help="one event in N has a message over the key")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with open_backend(args.backend) as store:
+    with open_bench_store(args.backend, prefix="logs-tail-") as store:
         log = EventLog(store, source="runner-bench-cuda0")
         started = time.perf_counter()
         for n in range(args.events):

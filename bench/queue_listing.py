@@ -19,42 +19,23 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import DUMMY_AWS_ENV, running, unique_name  # noqa: E402
+from stores import open_bench_store  # noqa: E402
+
 from whisperq.jobs import Job, JobState, TranscriptResult, new_job_id  # noqa: E402
 from whisperq.repository import JobRepository  # noqa: E402
 from whisperq.status_view import queue_entry  # noqa: E402
 from whisperq.store import ObjectNotFound, Store  # noqa: E402
-from whisperq.store.local import LocalStore  # noqa: E402
-from whisperq.store.s3 import S3Store  # noqa: E402
-
-
-@contextmanager
-def open_backend(backend: str, folder: Path | None) -> Iterator[Store]:
-    with ExitStack() as stack:
-        if backend == "local":
-            root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="queue-listing-")))
-            yield LocalStore(root / "bucket")
-            return
-        os.environ.update(DUMMY_AWS_ENV)
-        server = stack.enter_context(running(backend))
-        store = S3Store(unique_name("bench"), endpoint_url=server.url)
-        store.create_bucket()
-        stack.callback(store.close)
-        yield store
 
 
 class ConcurrentReadsRepository(JobRepository):
@@ -167,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     states = plan(args.jobs, args.queued, args.processing)
-    with open_backend(args.backend, args.dir) as store:
+    with open_bench_store(args.backend, args.dir, prefix="queue-listing-") as store:
         repo = ConcurrentReadsRepository(store, args.read_threads) if args.read_threads else JobRepository(store)
         create_s = populate(repo, states, args.threads)
         list_times, listing = timed(lambda: repo.list_all(limit_finished=200), args.repeat)

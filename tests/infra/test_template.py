@@ -44,6 +44,8 @@ def resources(template) -> dict[str, Any]:
     return template["Resources"]
 
 
+OBJECT_READ_WRITE = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+
 def props(resources, name: str) -> dict[str, Any]:
     return resources[name]["Properties"]
 
@@ -404,12 +406,7 @@ def test_no_wildcard_resource_or_action_for_s3_and_sqs(resources):
 
 def test_api_role_can_store_objects_and_enqueue_but_not_consume(resources):
     granted = actions_by_resource(resources, "ApiFunctionRole")
-    assert granted[objects_of("Bucket")] == {
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject",
-        "s3:AbortMultipartUpload",
-    }
+    assert granted[objects_of("Bucket")] == OBJECT_READ_WRITE
     assert granted[arn_of("Bucket")] == {"s3:ListBucket"}
     for queue in ("JobsQueue", "JobsHighPriorityQueue"):
         assert granted[arn_of(queue)] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
@@ -529,12 +526,7 @@ def test_llm_api_key_is_a_secret_parameter(template, resources):
 
 def test_refine_role_consumes_the_refine_queue_only(resources):
     granted = actions_by_resource(resources, "RefineFunctionRole")
-    assert granted[objects_of("Bucket")] == {
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject",
-        "s3:AbortMultipartUpload",
-    }
+    assert granted[objects_of("Bucket")] == OBJECT_READ_WRITE
     assert granted[arn_of("Bucket")] == {"s3:ListBucket"}
     assert granted[arn_of("RefineQueue")] == {
         "sqs:ReceiveMessage",
