@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from gpu_runner import worker
 from gpu_runner.engines import create_engine
 from gpu_runner.model_manager import ModelManager
 from gpu_runner.worker import Runner, RunnerIdentity
 from tests.speech import SPEECH_DIR
 from whisperq import layout
-from whisperq.jobs import Job, JobParams, new_job_id
+from whisperq.jobs import Job, JobParams, JobState, new_job_id
 from whisperq.queue.sqlite import SqliteQueue
 from whisperq.repository import JobRepository
 from whisperq.settings import RunnerSettings
@@ -50,6 +51,25 @@ class Pipeline:
         self.repo.create(job)
         self.queue.send({"job_id": job_id})
         return job_id
+
+
+    def stop_runner_at_first_progress(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The runner is told to stop (as SIGTERM does) the first time a job reports progress."""
+        monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
+        report = worker._ProgressWriter.__call__
+
+        def stop_then_report(writer, fraction):
+            self.runner.stop()
+            return report(writer, fraction)
+
+        monkeypatch.setattr(worker._ProgressWriter, "__call__", stop_then_report)
+
+    def assert_handed_back(self, job_id: str) -> None:
+        """Queued again as if never taken, no result, its message visible at once for another runner."""
+        job = self.repo.get(job_id).job
+        assert job.state is JobState.QUEUED and job.attempts == 0
+        assert self.repo.get_result(job_id) is None
+        assert self.queue.counts().visible == 1
 
 
 @pytest.fixture

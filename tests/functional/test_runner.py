@@ -71,20 +71,10 @@ def test_unknown_model_on_the_runner_is_a_clear_job_error(pipeline: Pipeline):
 
 
 def test_stopping_runner_hands_the_job_back(pipeline: Pipeline, monkeypatch):
-    monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
     job_id = pipeline.submit("en_reading.wav")
-    original = worker._ProgressWriter.__call__
-
-    def stop_on_first_progress(self, fraction):
-        pipeline.runner.stop()
-        return original(self, fraction)
-
-    monkeypatch.setattr(worker._ProgressWriter, "__call__", stop_on_first_progress)
+    pipeline.stop_runner_at_first_progress(monkeypatch)
     pipeline.runner.run_once(wait_s=1)
-    job = pipeline.repo.get(job_id).job
-    assert job.state is JobState.QUEUED and job.attempts == 0
-    assert pipeline.repo.get_result(job_id) is None
-    assert pipeline.queue.counts().visible == 1  # visible again at once for another runner
+    pipeline.assert_handed_back(job_id)
 
 
 def test_cancelled_mid_job_stops_and_acknowledges(pipeline: Pipeline, monkeypatch):

@@ -9,7 +9,6 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("whisper")
 
-from gpu_runner import worker  # noqa: E402
 from gpu_runner.engines import create_engine  # noqa: E402
 from gpu_runner.model_manager import ModelManager  # noqa: E402
 from tests.functional.conftest import Pipeline  # noqa: E402
@@ -38,17 +37,8 @@ def test_job_runs_to_done_on_the_torch_engine(tmp_path: Path, torch_models: Mode
 
 
 def test_stopping_runner_hands_a_torch_job_back(tmp_path: Path, torch_models: ModelManager, monkeypatch):
-    monkeypatch.setattr(worker, "PROGRESS_WRITE_INTERVAL_S", 0.0)
     pipeline = Pipeline(tmp_path, torch_models)
     job_id = pipeline.submit("en_reading.wav")
-    original = worker._ProgressWriter.__call__
-
-    def stop_on_first_progress(self, fraction):
-        pipeline.runner.stop()
-        return original(self, fraction)
-
-    monkeypatch.setattr(worker._ProgressWriter, "__call__", stop_on_first_progress)
+    pipeline.stop_runner_at_first_progress(monkeypatch)
     pipeline.runner.run_once(wait_s=1)
-    job = pipeline.repo.get(job_id).job
-    assert job.state is JobState.QUEUED and job.attempts == 0
-    assert pipeline.repo.get_result(job_id) is None
+    pipeline.assert_handed_back(job_id)
