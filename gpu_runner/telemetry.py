@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gpu_runner.devices import nvml_device_id
 from whisperq.heartbeats import GpuTelemetry
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,20 @@ def _memory(nvml: Any, handle: Any) -> Any | None:
     return _guarded(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
 
 
+def _handle(nvml: Any, index: int) -> Any | None:
+    """NVML's handle of the device behind ``cuda:index`` (NVML ignores ``CUDA_VISIBLE_DEVICES``)."""
+    physical = nvml_device_id(index)
+    if physical.isdigit():
+        return _guarded(lambda: nvml.nvmlDeviceGetHandleByIndex(int(physical)))
+    return _guarded(lambda: nvml.nvmlDeviceGetHandleByUUID(physical))
+
+
 def read_gpu(index: int) -> GpuTelemetry | None:
+    """Telemetry of ``cuda:index``; its ``id`` is that index."""
     nvml = _nvml()
     if nvml is None:
         return None
-    handle = _guarded(lambda: nvml.nvmlDeviceGetHandleByIndex(index))
+    handle = _handle(nvml, index)
     if handle is None:
         return None
     name = _guarded(lambda: nvml.nvmlDeviceGetName(handle))
@@ -75,7 +85,7 @@ def read_gpu(index: int) -> GpuTelemetry | None:
 def gpu_free_bytes(index: int) -> int | None:
     """Free memory of GPU ``index`` as NVML sees it (all processes and libraries), or None if unknown."""
     nvml = _nvml()
-    handle = _guarded(lambda: nvml.nvmlDeviceGetHandleByIndex(index)) if nvml is not None else None
+    handle = _handle(nvml, index) if nvml is not None else None
     memory = _memory(nvml, handle) if handle is not None else None
     return int(memory.free) if memory is not None else None
 

@@ -41,7 +41,8 @@ class ApiSettings(BaseModel):
 class RunnerSettings(BaseModel):
     devices: str = Field(
         "auto",
-        description="Runner devices: `auto` (every NVIDIA GPU, else one CPU runner), `cpu`, or GPU indexes `0,1`.",
+        description="Runner devices: `auto` (every NVIDIA GPU that `CUDA_VISIBLE_DEVICES` leaves visible, else one "
+        "CPU runner), `cpu`, or CUDA indexes `0,1`.",
     )
     name: str = Field(
         "",

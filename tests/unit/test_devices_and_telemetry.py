@@ -44,9 +44,20 @@ def _stand_in_nvml(broken: set[str]) -> types.ModuleType:
             return value
         return fn
 
-    memory = types.SimpleNamespace(total=80 * 2**30, used=3 * 2**30)
+    memory = types.SimpleNamespace(total=80 * 2**30, used=3 * 2**30, free=77 * 2**30)
+    nvml.asked_for: list[object] = []  # the physical devices whose handles were asked for
+
+    def handle(physical):
+        if "handle" in broken:
+            raise RuntimeError("handle not supported")
+        nvml.asked_for.append(physical)
+        return object()
+
     nvml.nvmlInit = call("init", None)
-    nvml.nvmlDeviceGetHandleByIndex = call("handle", object())
+    nvml.nvmlShutdown = call("shutdown", None)
+    nvml.nvmlDeviceGetCount = call("count", 4)
+    nvml.nvmlDeviceGetHandleByIndex = handle
+    nvml.nvmlDeviceGetHandleByUUID = handle
     nvml.nvmlDeviceGetName = call("name", b"NVIDIA H100 80GB HBM3")
     nvml.nvmlDeviceGetMemoryInfo = call("memory", memory)
     nvml.nvmlDeviceGetUtilizationRates = call("utilization", types.SimpleNamespace(gpu=87))
@@ -57,9 +68,11 @@ def _stand_in_nvml(broken: set[str]) -> types.ModuleType:
 
 @pytest.fixture
 def nvml(monkeypatch):
-    def install(broken: set[str]):
-        monkeypatch.setitem(sys.modules, "pynvml", _stand_in_nvml(broken))
+    def install(broken: set[str]) -> types.ModuleType:
+        module = _stand_in_nvml(broken)
+        monkeypatch.setitem(sys.modules, "pynvml", module)
         monkeypatch.setattr(telemetry, "_initialised", None)
+        return module
 
     return install
 
@@ -83,3 +96,33 @@ def test_a_missing_field_costs_only_that_field(nvml):
 def test_failed_init_is_no_gpu(nvml):
     nvml({"init"})
     assert telemetry.device_gpus("cuda:0") == []
+
+
+def test_four_gpus_get_four_runners(nvml, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml(set())
+    assert resolve_devices("auto") == ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]
+
+
+@pytest.mark.parametrize(
+    "visible, devices, physical",
+    [
+        ("2,3", ["cuda:0", "cuda:1"], [2, 3]),
+        ("GPU-8f6e1c2a-aaaa-bbbb-cccc-0123456789ab", ["cuda:0"], ["GPU-8f6e1c2a-aaaa-bbbb-cccc-0123456789ab"]),
+        ("1,-1,3", ["cuda:0"], [1]),  # CUDA stops at the first invalid entry
+        ("", ["cpu"], []),
+    ],
+)
+def test_cuda_visible_devices_narrows_runners_and_maps_telemetry(nvml, monkeypatch, visible, devices, physical):
+    """cuda:N is the N-th listed device for CUDA; NVML ignores the variable, so telemetry and the free
+    memory check must ask NVML about the physical device behind cuda:N."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    module = nvml(set())
+    assert resolve_devices("auto") == devices
+    module.asked_for.clear()
+    for device in devices:
+        if device != "cpu":
+            [gpu] = telemetry.device_gpus(device)
+            assert gpu.id == int(device.split(":")[1])  # reported under the index the runner uses
+            assert telemetry.gpu_free_bytes(gpu.id) == 77 * 2**30
+    assert module.asked_for[::2] == physical
