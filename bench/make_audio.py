@@ -236,9 +236,7 @@ def compose(
         if len(clip.samples) <= room:
             decks[name].take()
         else:
-            fitting = [
-                (len(c.samples), k, c) for k, d in decks.items() for c in d.clips if len(c.samples) <= room
-            ]
+            fitting = [(len(c.samples), k, c) for k, d in decks.items() for c in d.clips if len(c.samples) <= room]
             if not fitting:
                 break
             _, name, clip = max(fitting, key=lambda item: item[0])
@@ -290,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         default="mixed",
         help="LibriVox read speech, Asterisk IVR prompts, or both in turn (default: mixed)",
     )
-    parser.add_argument(
-        "--gap", type=float, default=0.5, help="silence between clips, seconds (default: 0.5)"
-    )
+    parser.add_argument("--gap", type=float, default=0.5, help="silence between clips, seconds (default: 0.5)")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
     parser.add_argument("--segments", action="store_true", help="also write <name>.segments.json")
     args = parser.parse_args(argv)

@@ -96,14 +96,18 @@ def main() -> None:
             service.stop()
 
     size_mb = args.audio.stat().st_size / 1e6
-    print(f"audio: {args.audio.name}, {duration:.1f} s, {size_mb:.2f} MB; CPU threads {args.threads}; beam 5; "
-          f"{args.repeats} alternating runs each")
+    print(
+        f"audio: {args.audio.name}, {duration:.1f} s, {size_mb:.2f} MB; CPU threads {args.threads}; beam 5; "
+        f"{args.repeats} alternating runs each"
+    )
     print(
         f"submit latency over {len(latencies)} uploads: median {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
     )
-    print("\n| model | pipeline submit→done s (median) | faster-whisper direct s (median) | ratio (median of pairs) "
-          "| pipeline WER | direct WER |")
+    print(
+        "\n| model | pipeline submit→done s (median) | faster-whisper direct s (median) | ratio (median of pairs) "
+        "| pipeline WER | direct WER |"
+    )
     print("|---|---|---|---|---|---|")
     for model, pairs, status, text in rows:
         total = statistics.median(p for p, _ in pairs)

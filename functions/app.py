@@ -46,8 +46,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         digests = key_digests(settings.api_keys.get_secret_value())
         app.add_middleware(ApiKeyMiddleware, digests=digests, events_token_set=settings.api.events_token is not None)
     routers = (
-        transcribe, openai_compat, uploads, status, results, tasks, refine, queue, runners, logs, events, metrics,
-        health, dashboard,
+        transcribe,
+        openai_compat,
+        uploads,
+        status,
+        results,
+        tasks,
+        refine,
+        queue,
+        runners,
+        logs,
+        events,
+        metrics,
+        health,
+        dashboard,
     )
     for module in routers:
         app.include_router(module.router)

@@ -32,8 +32,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")),
-             "problem": e.get("msg")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")),
+                "problem": e.get("msg"),
+            }
             for e in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)

@@ -95,8 +95,12 @@ def parse_language(raw: str | None) -> str | None:
     if value in ("", "auto"):
         return None
     if value not in LANGUAGE_CODES:
-        raise ApiError(400, f"unknown language {raw!r}: use an ISO-639-1 code such as en or ru, or auto",
-                       field="language", allowed="ISO-639-1 codes Whisper knows, or auto")
+        raise ApiError(
+            400,
+            f"unknown language {raw!r}: use an ISO-639-1 code such as en or ru, or auto",
+            field="language",
+            allowed="ISO-639-1 codes Whisper knows, or auto",
+        )
     return value
 
 
@@ -106,8 +110,12 @@ def parse_callback_url(raw: str | None) -> str | None:
         return None
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname or len(value) > 2000:
-        raise ApiError(400, f"callback_url must be an http(s) URL, got {raw!r}", field="callback_url",
-                       allowed="http:// or https:// URL up to 2000 characters")
+        raise ApiError(
+            400,
+            f"callback_url must be an http(s) URL, got {raw!r}",
+            field="callback_url",
+            allowed="http:// or https:// URL up to 2000 characters",
+        )
     return value
 
 
@@ -120,8 +128,9 @@ def parse_split_roads(raw: str | None) -> str | None:
     roles = [r.strip() for r in names.split(",")] if names else []
     allowed = "N,Role1,...,RoleN: N from 1 to 8 channels, one non-empty role name per channel"
     if not count.strip().isdigit() or not 1 <= int(count) <= 8 or len(roles) != int(count) or not all(roles):
-        raise ApiError(400, f"split_roads must look like '2,Client,Operator', got {raw!r}", field="split_roads",
-                       allowed=allowed)
+        raise ApiError(
+            400, f"split_roads must look like '2,Client,Operator', got {raw!r}", field="split_roads", allowed=allowed
+        )
     return ",".join([str(int(count)), *roles])
 
 

@@ -51,16 +51,32 @@ def build_runner(settings: Settings, device: str, models: ModelManager | None = 
     events = EventLog(store, source=identity.runner_id)
     secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
     webhooks = WebhookDeliverer(
-        store, repo, events, secret=secret, max_attempts=settings.webhook_max_attempts,
+        store,
+        repo,
+        events,
+        secret=secret,
+        max_attempts=settings.webhook_max_attempts,
         timeout_s=settings.webhook_timeout_s,
     )
     retention = RetentionSweeper(
-        store, repo, events, audio_days=settings.retention_audio_days, result_days=settings.retention_result_days,
+        store,
+        repo,
+        events,
+        audio_days=settings.retention_audio_days,
+        result_days=settings.retention_result_days,
         log_days=settings.retention_log_days,
     )
     return Runner(
-        identity, store, queue, models, rs, engine_name, work_dir,
-        webhooks=webhooks, retention=retention, max_upload_bytes=settings.max_upload_bytes,
+        identity,
+        store,
+        queue,
+        models,
+        rs,
+        engine_name,
+        work_dir,
+        webhooks=webhooks,
+        retention=retention,
+        max_upload_bytes=settings.max_upload_bytes,
         refine_queue=open_refine_queue(settings),
     )
 

@@ -34,7 +34,7 @@ from whisperq.intake import Intake, outbox_base, write_outbox_error
 from whisperq.jobs import Job, JobState, TranscriptResult, new_refine_run
 from whisperq.models import ModelNotAvailable
 from whisperq.queue import Message, Queue
-from whisperq.queue.visibility import VisibilityExtender
+from whisperq.queue.visibility import VisibilityKeeper
 from whisperq.refine.requests import send_refine_request
 from whisperq.repository import JobNotFound, JobRepository
 from whisperq.retention import RetentionSweeper
@@ -54,7 +54,6 @@ RETENTION_SWEEP_S = 600.0
 class _Claimed:
     job: Job
     message: Message
-    extender: VisibilityExtender
 
 
 class JobAborted(Exception):
@@ -111,6 +110,7 @@ class Runner:
         self.stopping = threading.Event()
         self.batch_jobs = settings.batch_jobs or (16 if identity.device.startswith("cuda") else 1)
         self.io_threads = max(store.read_concurrency, min(8, os.cpu_count() or 1))
+        self.visibility = VisibilityKeeper(queue, settings.visibility_timeout_s)
         self._stats_lock = threading.Lock()
         self._last_sweep = 0.0
         self._last_inbox_scan = 0.0
@@ -133,6 +133,7 @@ class Runner:
             self._preload(name)
         while not self.stopping.is_set():
             self.run_once(wait_s=self.settings.poll_wait_s)
+        self.visibility.close()
         self.heartbeat.stopping = True
         self._beat()
         self.events.emit(f"Runner {self.identity.runner_id} stopped")
@@ -208,12 +209,11 @@ class Runner:
         if claimed_job is None:
             self.queue.delete(message.receipt)
             return None
-        extender = VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
-        extender.start()
+        self.visibility.hold(message.receipt)
         self.events.emit(
             f"Task {job_id[:8]} started on {self.identity.device} (attempt {claimed_job.attempts})", job_id=job_id
         )
-        return _Claimed(claimed_job, message, extender)
+        return _Claimed(claimed_job, message)
 
     def _running_elsewhere(self, job: Job) -> bool:
         """Processing by another live runner: this message is a duplicate of theirs."""
@@ -235,7 +235,7 @@ class Runner:
             self._each(lambda c: self._conclude(c, outcomes[c.job.id]), claimed)
         finally:
             for c in claimed:
-                c.extender.stop()
+                self.visibility.release(c.message.receipt)
             self.heartbeat.current_jobs, self.heartbeat.current_job = [], None
 
     def _outcomes(self, claimed: list[_Claimed]) -> dict[str, TranscriptResult | BaseException]:
@@ -268,8 +268,13 @@ class Runner:
         try:
             with self._local_audio(job) as local:
                 return transcribe_job(
-                    job, local, engine, self.identity.device, _ProgressWriter(self, job.id),
-                    beam_size=self.settings.beam_size, vad_filter=self.settings.vad_filter,
+                    job,
+                    local,
+                    engine,
+                    self.identity.device,
+                    _ProgressWriter(self, job.id),
+                    beam_size=self.settings.beam_size,
+                    vad_filter=self.settings.vad_filter,
                 )
         except BadJob as exc:
             return JobFailed(str(exc))
@@ -335,6 +340,7 @@ class Runner:
 
     def _conclude(self, claimed: _Claimed, outcome: TranscriptResult | BaseException) -> None:
         job, message = claimed.job, claimed.message
+        self.visibility.release(message.receipt)  # from here it is deleted or hidden for a retry delay
         if isinstance(outcome, JobFailed):
             self._fail(job.id, str(outcome))
         elif isinstance(outcome, JobAborted):
@@ -549,8 +555,6 @@ class _ProgressWriter:
             return job
 
         self.runner.repo.update(self.job_id, change)
-
-
 
 
 def _quietly(func, *args) -> None:

@@ -17,8 +17,13 @@ from tests.service import FAST_SETTINGS, free_port
 class Cluster:
     def __init__(self, data_dir: Path, apis: int, runners: int, **env: str):
         self.data_dir = data_dir
-        self.env = {**os.environ, **FAST_SETTINGS, "WHISPERQ_DATA_DIR": str(data_dir),
-                    "WHISPERQ_RUNNER__CPU_THREADS": "1", **env}
+        self.env = {
+            **os.environ,
+            **FAST_SETTINGS,
+            "WHISPERQ_DATA_DIR": str(data_dir),
+            "WHISPERQ_RUNNER__CPU_THREADS": "1",
+            **env,
+        }
         self.api_ports = [free_port() for _ in range(apis)]
         self.runner_names = [f"r{n}" for n in range(runners)]
         self.apis: list[subprocess.Popen] = []
@@ -27,8 +32,11 @@ class Cluster:
 
     def _spawn(self, args: list[str], **env: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "whisperq.cli", *args], env={**self.env, **env},
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "whisperq.cli", *args],
+            env={**self.env, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start(self) -> Cluster:

@@ -93,8 +93,7 @@ def _handler(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 llm._release.wait(120)
                 return None
             if mode == "429":
-                return self._send(429, _error("rate limited", "rate_limit_exceeded"),
-                                  {"Retry-After": llm.retry_after})
+                return self._send(429, _error("rate limited", "rate_limit_exceeded"), {"Retry-After": llm.retry_after})
             if mode == "500":
                 return self._send(500, _error("the model crashed", "server_error"))
             if mode == "400":

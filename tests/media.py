@@ -39,7 +39,7 @@ def make_video(source: Path, dest: Path) -> Path:
         out.mux(video.encode(None))
         chunk = 1024
         for start in range(0, len(samples), chunk):
-            piece = samples[start:start + chunk]
+            piece = samples[start : start + chunk]
             frame = av.AudioFrame.from_ndarray(piece.reshape(1, -1), format="s16", layout="mono")
             frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
             out.mux(audio.encode(frame))

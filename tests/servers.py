@@ -77,9 +77,7 @@ def _answers(url: str) -> bool:
 def _spawn(name: str, argv: list[str], env: dict[str, str], health_path: str, workdir: Path, port: int) -> Server:
     log_path = workdir / f"{name}-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
-        )
+        process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     server = Server(name, f"http://127.0.0.1:{port}", process, log_path)
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -20,8 +20,9 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver._lock:
                     status = receiver.answers.pop(0) if receiver.answers else 200
-                    receiver.calls.append({"path": self.path, "headers": dict(self.headers), "body": body,
-                                           "status": status})
+                    receiver.calls.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    )
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.end_headers()

@@ -78,8 +78,10 @@ class Client:
     def upload(self, path: Path, options: dict) -> Submitted:
         grant = self._check(self.http.post("/api/uploads", json={"filename": path.name, **options}))
         size = path.stat().st_size
-        with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
-                                               leave=False, file=sys.stderr) as bar:
+        with (
+            open(path, "rb") as handle,
+            tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, file=sys.stderr) as bar,
+        ):
             reader = _ProgressReader(handle, bar)
             if grant["method"] == "PUT":
                 sent = self.http.put(grant["upload_url"], content=iter(reader), headers=grant.get("headers", {}))
@@ -122,11 +124,19 @@ class Client:
 
 def run_submit(args) -> int:
     client = Client(args.url, args.api_key)
-    options = {k: v for k, v in {
-        "model_name": args.model, "initial_prompt": args.prompt, "up_speed": args.up_speed,
-        "language": args.language, "priority": args.priority, "split_roads": args.split_roads,
-        "upgrade_transcribation": args.refine or None,
-    }.items() if v is not None}
+    options = {
+        k: v
+        for k, v in {
+            "model_name": args.model,
+            "initial_prompt": args.prompt,
+            "up_speed": args.up_speed,
+            "language": args.language,
+            "priority": args.priority,
+            "split_roads": args.split_roads,
+            "upgrade_transcribation": args.refine or None,
+        }.items()
+        if v is not None
+    }
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     try:
         files = find_media([Path(p) for p in args.paths])

@@ -59,9 +59,7 @@ def verbose_json_body(result: TranscriptResult, task: str = "transcribe") -> dic
         "language": result.language,
         "duration": result.duration,
         "text": result.text,
-        "segments": [
-            {"id": n, "start": s.start, "end": s.end, "text": s.text} for n, s in enumerate(result.segments)
-        ],
+        "segments": [{"id": n, "start": s.start, "end": s.end, "text": s.text} for n, s in enumerate(result.segments)],
     }
     words = [w.model_dump(exclude={"probability"}) for s in result.segments for w in (s.words or [])]
     if words:

@@ -83,8 +83,9 @@ class Intake:
         queued = self.repo.update(job_id, queue_it)
         if queued is not None:
             self.queue.send({"job_id": job_id}, dedup_id=job_id, priority=queued.params.priority.value)
-            self.events.emit(f"Task {job_id[:8]} queued: upload of {job.filename} arrived ({info.size} bytes)",
-                             job_id=job_id)
+            self.events.emit(
+                f"Task {job_id[:8]} queued: upload of {job.filename} arrived ({info.size} bytes)", job_id=job_id
+            )
         return queued
 
     def expire_upload(self, job_id: str) -> Job | None:

@@ -55,6 +55,8 @@ def check_transition(current: JobState, target: JobState) -> None:
 class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
+
+
 class RefineStatus(StrEnum):
     """The refinement of a done job's text: its own sub-state; the job stays ``done`` throughout."""
 

@@ -98,9 +98,7 @@ def model_folder(source: ModelSource, cache_dir: Path) -> Path:
 
 
 def _fingerprint(source: ModelSource) -> str:
-    files = sorted(
-        (p.name, p.stat().st_size) for folder in source.folders for p in folder.iterdir() if p.is_file()
-    )
+    files = sorted((p.name, p.stat().st_size) for folder in source.folders for p in folder.iterdir() if p.is_file())
     return json.dumps(files)
 
 

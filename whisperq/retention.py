@@ -82,8 +82,11 @@ class RetentionSweeper:
             self.store.delete(layout.result_key(job_id))
         if audio_due or result_due:
             self.repo.update(job_id, lambda j: _mark(j, audio_due, result_due, now))
-            self.events.emit(f"Task {job_id[:8]}: {'audio ' if audio_due else ''}{'result ' if result_due else ''}"
-                             "expired (retention)", job_id=job_id)
+            self.events.emit(
+                f"Task {job_id[:8]}: {'audio ' if audio_due else ''}{'result ' if result_due else ''}"
+                "expired (retention)",
+                job_id=job_id,
+            )
         audio_done = self.audio_s <= 0 or audio_due or job.audio_expired_at is not None
         result_done = self.result_s <= 0 or result_due or job.result_expired_at is not None
         if audio_done and result_done:

@@ -36,7 +36,7 @@ def signature(secret: bytes, body: bytes) -> str:
 
 
 def backoff_s(attempt: int) -> float:
-    return min(300.0, 2.0 ** attempt)
+    return min(300.0, 2.0**attempt)
 
 
 class WebhookDeliverer:
@@ -144,10 +144,10 @@ class WebhookDeliverer:
         if updated.webhook.status == "pending":
             debt.update(next_at=time.time() + backoff_s(len(updated.webhook.attempts)), lease_until=0)
             self.store.put_json(key, debt, if_match=etag)
-            self.events.emit(f"Task {job.id[:8]}: webhook attempt failed ({outcome}); will retry",
-                             level="WARNING", job_id=job.id)
+            self.events.emit(
+                f"Task {job.id[:8]}: webhook attempt failed ({outcome}); will retry", level="WARNING", job_id=job.id
+            )
             return
         self.store.delete(key)
         level = "INFO" if ok else "ERROR"
-        self.events.emit(f"Task {job.id[:8]}: webhook {updated.webhook.status} ({outcome})", level=level,
-                         job_id=job.id)
+        self.events.emit(f"Task {job.id[:8]}: webhook {updated.webhook.status} ({outcome})", level=level, job_id=job.id)

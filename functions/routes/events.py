@@ -24,8 +24,8 @@ def handle_created(ctx: AppContext, objects: list[CreatedObject]) -> list[str]:
         if bucket and obj.bucket and obj.bucket != bucket:
             continue
         for key in obj.key_candidates():
-            if key.startswith(prefix) and ctx.store.exists(key[len(prefix):]):
-                job = ctx.intake.object_created(key[len(prefix):])
+            if key.startswith(prefix) and ctx.store.exists(key[len(prefix) :]):
+                job = ctx.intake.object_created(key[len(prefix) :])
                 if job is not None:
                     changed.append(job.id)
                 break

@@ -27,8 +27,14 @@ OPENAI_DEFAULT_MODEL = "whisper-1"
 
 class OpenAIError(ApiError):
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.error, "type": "invalid_request_error",
-                          "param": self.details.get("field"), "code": None}}
+        return {
+            "error": {
+                "message": self.error,
+                "type": "invalid_request_error",
+                "param": self.details.get("field"),
+                "code": None,
+            }
+        }
 
 
 def _openai(exc: ApiError) -> OpenAIError:
@@ -50,11 +56,18 @@ def _params(ctx: AppContext, form: ParsedForm, task: str) -> tuple[JobParams, st
         temperature = float(fields["temperature"]) if fields.get("temperature") else None
         language = (fields.get("language") or "").strip().lower() or None
         if language is not None and language not in LANGUAGE_CODES:
-            raise OpenAIError(400, f"unknown language {language!r}: use an ISO-639-1 code such as en or ru",
-                              field="language")
+            raise OpenAIError(
+                400, f"unknown language {language!r}: use an ISO-639-1 code such as en or ru", field="language"
+            )
         return (
-            params.model_copy(update={"language": language, "task": task, "temperature": temperature,
-                                      "word_timestamps": "word" in granularities}),
+            params.model_copy(
+                update={
+                    "language": language,
+                    "task": task,
+                    "temperature": temperature,
+                    "word_timestamps": "word" in granularities,
+                }
+            ),
             response_format,
             granularities,
         )
@@ -90,8 +103,9 @@ async def _transcribe(request: Request, ctx: AppContext, task: str) -> Response:
     if job.state is not JobState.DONE:
         code = 504 if not job.state.terminal else 500
         message = job.error or f"the transcription is still {job.state.value}; poll /api/status/{job.id}"
-        return JSONResponse({"error": {"message": message, "type": "server_error", "param": None,
-                                       "code": job.id}}, status_code=code)
+        return JSONResponse(
+            {"error": {"message": message, "type": "server_error", "param": None, "code": job.id}}, status_code=code
+        )
     result = await asyncio.to_thread(ctx.repo.get_result, job.id)
     return _render(result, response_format, granularities, task)
 
@@ -124,5 +138,7 @@ async def translations(request: Request, ctx: Ctx) -> Response:
 @router.get("/v1/models")
 async def list_models(ctx: Ctx) -> dict:
     names = [OPENAI_DEFAULT_MODEL, *await asyncio.to_thread(available_models, ctx)]
-    return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "whisperq"}
-                                       for n in names]}
+    return {
+        "object": "list",
+        "data": [{"id": n, "object": "model", "created": 0, "owned_by": "whisperq"} for n in names],
+    }

@@ -43,12 +43,15 @@ async def refine(task_id: str, request: Request, ctx: Ctx) -> JSONResponse:
     preset = await _preset(request, allowed)
     job, result = await load_job(ctx, task_id, with_result=True)
     if job.state is not JobState.DONE:
-        raise ApiError(409, f"only a done task can be refined; this one is {job.state.value}",
-                       status=job.state.value, task_id=task_id)
+        raise ApiError(
+            409,
+            f"only a done task can be refined; this one is {job.state.value}",
+            status=job.state.value,
+            task_id=task_id,
+        )
     try:
         job = await asyncio.to_thread(request_refinement, ctx.repo, ctx.refine_queue, task_id, preset)
     except ValueError as exc:  # it changed state meanwhile
         raise ApiError(409, str(exc), task_id=task_id) from None
-    ctx.events.emit(f"Task {task_id[:8]} refinement requested ({preset or ctx.settings.refine.preset})",
-                    job_id=task_id)
+    ctx.events.emit(f"Task {task_id[:8]} refinement requested ({preset or ctx.settings.refine.preset})", job_id=task_id)
     return JSONResponse(job_status(job, result), status_code=202)

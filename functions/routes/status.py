@@ -29,6 +29,7 @@ def render_result(state: JobState, result, fmt: str, task_id: str) -> Response:
     if fmt not in formats.FORMATS:
         raise ApiError(400, f"unknown format {fmt!r}", field="format", allowed=sorted(formats.FORMATS))
     if state is not JobState.DONE or result is None:
-        raise ApiError(409, f"the task is {state.value}: a result exists once it is done", status=state.value,
-                       task_id=task_id)
+        raise ApiError(
+            409, f"the task is {state.value}: a result exists once it is done", status=state.value, task_id=task_id
+        )
     return Response(formats.render(result, fmt), media_type=formats.FORMATS[fmt])

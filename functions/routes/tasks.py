@@ -41,13 +41,18 @@ async def cancel(task_id: str, ctx: Ctx) -> dict:
 async def retry(task_id: str, ctx: Ctx) -> dict:
     job, _ = await load_job(ctx, task_id)
     if job.state not in (JobState.ERROR, JobState.CANCELLED):
-        raise ApiError(409, f"only failed or cancelled tasks can be retried; this one is {job.state.value}",
-                       status=job.state.value)
+        raise ApiError(
+            409, f"only failed or cancelled tasks can be retried; this one is {job.state.value}", status=job.state.value
+        )
     if job.source_key is None and not await asyncio.to_thread(ctx.store.exists, job.audio_key):
         raise ApiError(410, "the audio of this task is gone (retention or never uploaded)")
     again = Job(
-        id=new_job_id(), params=job.params, filename=job.filename, audio_key=job.audio_key,
-        file_size=job.file_size, retry_of=job.id,
+        id=new_job_id(),
+        params=job.params,
+        filename=job.filename,
+        audio_key=job.audio_key,
+        file_size=job.file_size,
+        retry_of=job.id,
     )
     await asyncio.to_thread(ctx.intake.create_queued, again)
     return {"task_id": again.id, "retry_of": job.id}

@@ -28,8 +28,16 @@ router = APIRouter(tags=["uploads"])
 
 _EXAMPLE = {"filename": "call.wav", "model_name": "base", "up_speed": 1.0}
 UPLOAD_FIELDS = {
-    "filename", "model_name", "initial_prompt", "upgrade_transcribation", "up_speed", "language", "task",
-    "priority", "callback_url", "split_roads",
+    "filename",
+    "model_name",
+    "initial_prompt",
+    "upgrade_transcribation",
+    "up_speed",
+    "language",
+    "task",
+    "priority",
+    "callback_url",
+    "split_roads",
 }
 
 
@@ -39,9 +47,7 @@ def _as_form_values(body: dict[str, Any]) -> dict[str, str]:
 
 
 @router.post("/api/uploads")
-async def create_upload(
-    request: Request, ctx: Ctx, body: dict[str, Any] = Body(..., examples=[_EXAMPLE])
-) -> dict:
+async def create_upload(request: Request, ctx: Ctx, body: dict[str, Any] = Body(..., examples=[_EXAMPLE])) -> dict:
     """Create a job that waits for its audio, and the URL to upload that audio to."""
     filename = body.get("filename")
     if not isinstance(filename, str) or not filename.strip() or len(filename) > 255:
@@ -56,8 +62,13 @@ async def create_upload(
     expires = int(time.time()) + ttl
     key = layout.audio_key(job_id, filename)
     job = Job(
-        id=job_id, state=JobState.AWAITING_UPLOAD, params=params, filename=filename, audio_key=key,
-        file_size=0, upload_expires_at=expires,
+        id=job_id,
+        state=JobState.AWAITING_UPLOAD,
+        params=params,
+        filename=filename,
+        audio_key=key,
+        file_size=0,
+        upload_expires_at=expires,
     )
     presigned = await asyncio.to_thread(ctx.store.presign_post, key, max_bytes, ttl)
     await asyncio.to_thread(ctx.repo.create, job)

@@ -66,7 +66,6 @@ class CTranslate2Engine(BatchedEngine):
         return Transcript(segments, info.language, info.language_probability, duration)
 
 
-
 def _segment(seg) -> Segment:
     words = None
     if seg.words:

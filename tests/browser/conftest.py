@@ -25,8 +25,11 @@ class Tab:
     errors: list = field(default_factory=list)
 
     def foreign_requests(self) -> list[str]:
-        return [r.url for r in self.requests if urlsplit(r.url).scheme in ("http", "https", "ws", "wss")
-                and urlsplit(r.url).hostname != "127.0.0.1"]
+        return [
+            r.url
+            for r in self.requests
+            if urlsplit(r.url).scheme in ("http", "https", "ws", "wss") and urlsplit(r.url).hostname != "127.0.0.1"
+        ]
 
 
 @pytest.fixture(scope="session")

@@ -76,14 +76,19 @@ def test_dropped_file_carries_every_option(service: Service, open_page):
     with page.expect_request("**/api/uploads") as grant:
         page.click("#upload-start")
     assert grant.value.post_data_json == {
-        "filename": "dropped.wav", "model_name": "tiny.en", "up_speed": 1.25, "upgrade_transcribation": True,
+        "filename": "dropped.wav",
+        "model_name": "tiny.en",
+        "up_speed": 1.25,
+        "upgrade_transcribation": True,
         "initial_prompt": "Asterisk IVR prompts.",
     }
     expect(page.locator(".upload").first).to_have_attribute("data-state", "sent")
     task_id = page.locator(".upload").first.get_attribute("data-task")
     status = service.get(f"/api/status/{task_id}").json()
     assert (status["up_speed"], status["initial_prompt"], status["upgrade_transcribation"]) == (
-        1.25, "Asterisk IVR prompts.", True
+        1.25,
+        "Asterisk IVR prompts.",
+        True,
     )
     assert status["file_size"] == 48_000
     assert service.wait_finished(task_id)["status"] == "done"
@@ -221,13 +226,32 @@ def test_api_errors_are_shown_with_what_is_allowed(service: Service, open_page):
 def test_gpu_bars_and_model_grid(service: Service, open_page):
     """No GPU here: /api/gpus and /api/model_status are answered by the test with what two H100 runners send."""
     gpus = [
-        {"id": 0, "name": "NVIDIA H100 80GB HBM3", "memory_total_mb": 81559, "memory_used_mb": 61170,
-         "utilization_gpu": 93, "temperature_c": 64, "power_w": 512.4, "host": "gpu-a"},
-        {"id": 1, "name": "NVIDIA H100 80GB HBM3", "memory_total_mb": 81559, "memory_used_mb": 4100,
-         "utilization_gpu": 0, "temperature_c": 31, "power_w": 71.0, "host": "gpu-a"},
+        {
+            "id": 0,
+            "name": "NVIDIA H100 80GB HBM3",
+            "memory_total_mb": 81559,
+            "memory_used_mb": 61170,
+            "utilization_gpu": 93,
+            "temperature_c": 64,
+            "power_w": 512.4,
+            "host": "gpu-a",
+        },
+        {
+            "id": 1,
+            "name": "NVIDIA H100 80GB HBM3",
+            "memory_total_mb": 81559,
+            "memory_used_mb": 4100,
+            "utilization_gpu": 0,
+            "temperature_c": 31,
+            "power_w": 71.0,
+            "host": "gpu-a",
+        },
     ]
-    models = {"0": {"large-v3": "loaded", "tiny.en": "unloaded"}, "1": {"large-v3": "loading", "base": "error"},
-              "cpu": {"tiny.en": "loaded"}}
+    models = {
+        "0": {"large-v3": "loaded", "tiny.en": "unloaded"},
+        "1": {"large-v3": "loading", "base": "error"},
+        "cpu": {"tiny.en": "loaded"},
+    }
     tab = open_page(service, goto=False)
     page = tab.page
     page.route("**/api/gpus", lambda route: route.fulfill(json=gpus))

@@ -9,6 +9,7 @@ import pytest
 
 from whisperq.queue import ReceiptInvalid
 from whisperq.queue.sqs import SqsQueue
+from whisperq.queue.visibility import VisibilityKeeper
 
 
 def test_send_receive_delete(make_queue):
@@ -149,3 +150,47 @@ def test_a_queue_without_priorities_never_looks_for_a_high_twin(make_queue):
     assert plain.requests["GetQueueUrl"] == 0
     assert plain.requests["ReceiveMessage"] == 1  # the normal queue only, not a short poll of a twin first
     plain.close()
+
+
+def test_change_visibility_many_extends_the_valid_and_names_the_stale(make_queue):
+    queue = make_queue(visibility_timeout_s=2)
+    queue.send({"n": "kept"})
+    queue.send({"n": "lost"})
+    first = _receive(queue, 2)
+    kept, lost = sorted(first, key=lambda m: m.body["n"])
+    queue.change_visibility(kept.receipt, 30)
+    [again] = _receive(queue, 1)  # "lost" became visible and was received anew
+    assert again.body == {"n": "lost"}
+    queue.delete(again.receipt)  # its first receipt is stale now
+    assert queue.change_visibility_many([kept.receipt, lost.receipt], 30) == [lost.receipt]
+    time.sleep(2.5)
+    assert queue.receive(max_messages=2, wait_s=0) == []  # "kept" stayed hidden
+
+
+def test_a_keeper_holds_messages_hidden_until_released(make_queue):
+    queue = make_queue(visibility_timeout_s=2)
+    queue.send({"n": "held"})
+    queue.send({"n": "let go"})
+    keeper = VisibilityKeeper(queue, 2)
+    try:
+        for message in _receive(queue, 2):
+            keeper.hold(message.receipt)
+            if message.body["n"] == "let go":
+                keeper.release(message.receipt)
+        seen = []
+        deadline = time.monotonic() + 4.5  # more than twice the visibility timeout
+        while time.monotonic() < deadline:
+            seen += [m.body["n"] for m in queue.receive(max_messages=2, wait_s=0.5)]
+        assert "let go" in seen and "held" not in seen
+    finally:
+        keeper.close()
+
+
+def _receive(queue, count: int, timeout_s: float = 8):
+    """``count`` messages, over as many receives as it takes."""
+    got = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < count and time.monotonic() < deadline:
+        got += queue.receive(max_messages=count - len(got), wait_s=1)
+    assert len(got) == count
+    return got

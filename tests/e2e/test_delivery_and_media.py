@@ -53,8 +53,9 @@ def test_webhook_is_signed_retried_and_recorded(service: Service):
 
 def test_failed_jobs_call_back_too(service: Service):
     with WebhookReceiver() as receiver:
-        task_id = service.submit(IVR, model_name="tiny.en", split_roads="2,A,B",
-                                 callback_url=receiver.url).json()["task_id"]
+        task_id = service.submit(IVR, model_name="tiny.en", split_roads="2,A,B", callback_url=receiver.url).json()[
+            "task_id"
+        ]
         [call] = _wait_calls(receiver, 1)
     body = json.loads(call["body"])
     assert body["task_id"] == task_id and body["status"] == "error"
@@ -63,9 +64,15 @@ def test_failed_jobs_call_back_too(service: Service):
 
 @pytest.mark.parametrize(
     "fields, phrase",
-    [({"callback_url": "ftp://x"}, "callback_url"), ({"callback_url": "not a url"}, "callback_url"),
-     ({"priority": "urgent"}, "priority"), ({"split_roads": "2,Client"}, "split_roads"),
-     ({"split_roads": "x,A"}, "split_roads"), ({"language": "xx"}, "language"), ({"task": "summarize"}, "task")],
+    [
+        ({"callback_url": "ftp://x"}, "callback_url"),
+        ({"callback_url": "not a url"}, "callback_url"),
+        ({"priority": "urgent"}, "priority"),
+        ({"split_roads": "2,Client"}, "split_roads"),
+        ({"split_roads": "x,A"}, "split_roads"),
+        ({"language": "xx"}, "language"),
+        ({"task": "summarize"}, "task"),
+    ],
 )
 def test_bad_new_fields_are_refused(service: Service, fields: dict, phrase: str):
     response = httpx.post(service.url + "/api/transcribe", files={"file": ("a.wav", IVR.read_bytes())}, data=fields)

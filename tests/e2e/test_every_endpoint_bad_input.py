@@ -42,8 +42,11 @@ CASES = [
 
 
 def _snapshot(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".whisperq" not in p.parts
-            and p.parts[len(root.parts)] not in ("logs", "runners")}
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and ".whisperq" not in p.parts and p.parts[len(root.parts)] not in ("logs", "runners")
+    }
 
 
 @pytest.mark.parametrize("method, path, kwargs, code", CASES, ids=[f"{m} {p}" for m, p, _, _ in CASES])

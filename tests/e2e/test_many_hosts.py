@@ -40,8 +40,12 @@ def test_thirty_jobs_on_two_apis_and_three_runners_finish_exactly_once(tmp_path,
         clip = (SPEECH_DIR / "en_ivr.wav").read_bytes()
         task_ids = []
         for n, url in zip(range(JOBS), itertools.cycle(cluster.urls), strict=False):
-            response = httpx.post(url + "/api/transcribe", files={"file": (f"call{n}.wav", clip)},
-                                  data={"model_name": "tiny.en"}, timeout=30)
+            response = httpx.post(
+                url + "/api/transcribe",
+                files={"file": (f"call{n}.wav", clip)},
+                data={"model_name": "tiny.en"},
+                timeout=30,
+            )
             assert response.status_code == 200, response.text
             task_ids.append(response.json()["task_id"])
         victim, victim_job = _runner_of_a_processing_job(cluster, store)

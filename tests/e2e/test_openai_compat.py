@@ -34,8 +34,12 @@ def test_transcription_as_json_text_and_subtitles(client: openai.OpenAI):
 def test_verbose_json_with_word_timestamps_and_prompt(client: openai.OpenAI):
     with open(SPEECH_DIR / "en_reading.wav", "rb") as audio:
         verbose = client.audio.transcriptions.create(
-            model="tiny.en", file=audio, response_format="verbose_json",
-            timestamp_granularities=["word", "segment"], prompt="Mr. John Dashwood.", temperature=0.0,
+            model="tiny.en",
+            file=audio,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+            prompt="Mr. John Dashwood.",
+            temperature=0.0,
         )
     assert verbose.language == "en"
     assert abs(verbose.duration - 26.73) < 0.2

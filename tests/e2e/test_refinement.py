@@ -141,8 +141,9 @@ def test_webhook_waits_for_the_refined_text(refining: Service):
     from tests.webhook_receiver import WebhookReceiver
 
     with WebhookReceiver() as receiver:
-        response = refining.submit(SPEECH_DIR / CLIP, model_name="tiny.en", upgrade_transcribation="true",
-                                   callback_url=receiver.url)
+        response = refining.submit(
+            SPEECH_DIR / CLIP, model_name="tiny.en", upgrade_transcribation="true", callback_url=receiver.url
+        )
         deadline = time.monotonic() + 120
         while not receiver.calls:
             assert time.monotonic() < deadline, "no callback"

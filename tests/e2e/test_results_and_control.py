@@ -59,8 +59,12 @@ def test_every_format_from_status_and_result_file(service: Service, done_job: di
 
 @pytest.mark.parametrize(
     "path, code",
-    [("/api/result/{id}.docx", 400), ("/api/result/{id}", 400), ("/api/status/{id}?format=pdf", 400),
-     ("/api/result/ffff.srt", 404)],
+    [
+        ("/api/result/{id}.docx", 400),
+        ("/api/result/{id}", 400),
+        ("/api/status/{id}?format=pdf", 400),
+        ("/api/result/ffff.srt", 404),
+    ],
 )
 def test_bad_format_requests(service: Service, done_job: dict, path: str, code: int):
     response = service.get(path.format(id=done_job["task_id"]))

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _submit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "whisperq.cli", "submit", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "whisperq.cli", "submit", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_submit_a_folder_and_wait_for_results(service: Service, tmp_path):
@@ -26,8 +27,18 @@ def test_submit_a_folder_and_wait_for_results(service: Service, tmp_path):
     shutil.copyfile(SPEECH_DIR / "en_ivr.ogg", folder / "two.ogg")
     (folder / "notes.txt").write_text("not media")
     out = tmp_path / "out"
-    run = _submit(str(tmp_path / "calls"), "--url", service.url, "--model", "tiny.en", "--wait",
-                  "--format", "txt,srt", "--out", str(out))
+    run = _submit(
+        str(tmp_path / "calls"),
+        "--url",
+        service.url,
+        "--model",
+        "tiny.en",
+        "--wait",
+        "--format",
+        "txt,srt",
+        "--out",
+        str(out),
+    )
     assert run.returncode == 0, run.stderr
     assert len([line for line in run.stdout.splitlines() if "\t" in line]) == 2
     reference = load_manifest()["en_ivr.wav"]["text"]

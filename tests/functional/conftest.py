@@ -33,7 +33,13 @@ class Pipeline:
         self.repo = JobRepository(self.store)
         settings = RunnerSettings(heartbeat_interval_s=1, poll_wait_s=0.5, **runner_settings)
         self.runner = Runner(
-            RunnerIdentity("test-cpu", "cpu"), self.store, self.queue, models, settings, "ctranslate2", root,
+            RunnerIdentity("test-cpu", "cpu"),
+            self.store,
+            self.queue,
+            models,
+            settings,
+            "ctranslate2",
+            root,
             refine_queue=self.refine_queue,
         )
 
@@ -51,7 +57,6 @@ class Pipeline:
         self.repo.create(job)
         self.queue.send({"job_id": job_id})
         return job_id
-
 
     def stop_runner_at_first_progress(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The runner is told to stop (as SIGTERM does) the first time a job reports progress."""

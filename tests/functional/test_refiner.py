@@ -44,13 +44,27 @@ class Bench:
         self.refiner = Refiner(self.store, self.queue, self.settings, "fake-model")
 
     def done_job(self, segments: list[str] = RAW, upgrade: bool = True) -> Job:
-        job = Job(id=f"job{time.time_ns()}", state=JobState.DONE, params=JobParams(upgrade_transcribation=upgrade),
-                  filename="call.wav", audio_key="audio/x/call.wav", file_size=1, completed_at=time.time())
+        job = Job(
+            id=f"job{time.time_ns()}",
+            state=JobState.DONE,
+            params=JobParams(upgrade_transcribation=upgrade),
+            filename="call.wav",
+            audio_key="audio/x/call.wav",
+            file_size=1,
+            completed_at=time.time(),
+        )
         self.repo.create(job)
-        self.repo.put_result(TranscriptResult(
-            job_id=job.id, text=" ".join(segments), model_name="base", engine="ctranslate2", device="cpu",
-            elapsed_s=1.0, segments=[Segment(start=i, end=i + 1, text=t) for i, t in enumerate(segments)],
-        ))
+        self.repo.put_result(
+            TranscriptResult(
+                job_id=job.id,
+                text=" ".join(segments),
+                model_name="base",
+                engine="ctranslate2",
+                device="cpu",
+                elapsed_s=1.0,
+                segments=[Segment(start=i, end=i + 1, text=t) for i, t in enumerate(segments)],
+            )
+        )
         if upgrade:
             job = request_refinement(self.repo, self.queue, job.id)
         return job
@@ -76,7 +90,12 @@ def test_success_writes_the_refined_text_once_beside_the_raw_one(bench: Bench, l
     refine = job.refine
     assert refine.status is RefineStatus.OK and refine.error is None
     assert (refine.backend, refine.model, refine.preset, refine.chunks, refine.attempts) == (
-        "openai", "fake-model", "cleanup", 1, 1)
+        "openai",
+        "fake-model",
+        "cleanup",
+        1,
+        1,
+    )
     assert refine.elapsed_s > 0 and refine.completed_at >= refine.started_at
     stored = bench.repo.get_refined(job.id, refine.run)
     assert refine.refined_key == layout.refined_key(job.id, refine.run)
@@ -240,8 +259,16 @@ def test_the_refiner_gives_up_after_max_attempts(tmp_path: Path, llm: FakeLLM):
 
 def test_refined_text_written_by_a_dead_delivery_is_reused(bench: Bench, llm: FakeLLM):
     job = bench.done_job()
-    earlier = RefinedText(job_id=job.id, run=job.refine.run, text="from before", preset="cleanup",
-                          backend="openai", model="fake-model", elapsed_s=1.0, chunks=1)
+    earlier = RefinedText(
+        job_id=job.id,
+        run=job.refine.run,
+        text="from before",
+        preset="cleanup",
+        backend="openai",
+        model="fake-model",
+        elapsed_s=1.0,
+        chunks=1,
+    )
     bench.repo.put_refined(earlier)
     done = bench.refine(job.id)
     assert done.refine.status is RefineStatus.OK and llm.requests == 0

@@ -14,8 +14,9 @@ def test_audio_then_result_expire_on_schedule(pipeline: Pipeline):
     job_id = pipeline.submit()
     pipeline.runner.run_once(wait_s=1)
     job = pipeline.repo.get(job_id).job
-    sweeper = RetentionSweeper(pipeline.store, pipeline.repo, EventLog(pipeline.store, "test"),
-                               audio_days=30, result_days=90)
+    sweeper = RetentionSweeper(
+        pipeline.store, pipeline.repo, EventLog(pipeline.store, "test"), audio_days=30, result_days=90
+    )
     now = time.time()
     assert sweeper.sweep(now + 29 * DAY_S) == 0
     assert pipeline.store.exists(job.audio_key)
@@ -36,7 +37,8 @@ def test_audio_then_result_expire_on_schedule(pipeline: Pipeline):
 def test_zero_days_keeps_everything(pipeline: Pipeline):
     job_id = pipeline.submit()
     pipeline.runner.run_once(wait_s=1)
-    sweeper = RetentionSweeper(pipeline.store, pipeline.repo, EventLog(pipeline.store, "test"),
-                               audio_days=0, result_days=0)
+    sweeper = RetentionSweeper(
+        pipeline.store, pipeline.repo, EventLog(pipeline.store, "test"), audio_days=0, result_days=0
+    )
     assert sweeper.sweep(time.time() + 10_000 * DAY_S) == 0
     assert pipeline.store.exists(pipeline.repo.get(job_id).job.audio_key)

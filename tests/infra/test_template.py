@@ -46,6 +46,7 @@ def resources(template) -> dict[str, Any]:
 
 OBJECT_READ_WRITE = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
 
+
 def props(resources, name: str) -> dict[str, Any]:
     return resources[name]["Properties"]
 
@@ -489,7 +490,7 @@ def test_refine_function_outlasts_its_llm_requests_and_the_queue_outlasts_it(tem
     assert timeout > (settings.retries + 1) * settings.timeout_s + waits
     # AWS: the queue's visibility timeout at least six times the function's timeout.
     assert props(resources, "RefineQueue")["VisibilityTimeout"] >= 6 * timeout
-    # The handler keeps its message hidden in shorter steps while it works (VisibilityExtender).
+    # The handler keeps its message hidden in shorter steps while it works (VisibilityKeeper).
     assert settings.visibility_timeout_s <= props(resources, "RefineQueue")["VisibilityTimeout"]
 
 

@@ -42,6 +42,7 @@ def _stand_in_nvml(broken: set[str]) -> types.ModuleType:
             if name in broken:
                 raise RuntimeError(f"{name} not supported")
             return value
+
         return fn
 
     memory = types.SimpleNamespace(total=80 * 2**30, used=3 * 2**30, free=77 * 2**30)
@@ -81,8 +82,13 @@ def test_telemetry_reads_every_field(nvml):
     nvml(set())
     [gpu] = telemetry.device_gpus("cuda:3")
     assert gpu.model_dump() == {
-        "id": 3, "name": "NVIDIA H100 80GB HBM3", "memory_total_mb": 81920, "memory_used_mb": 3072,
-        "utilization_gpu": 87, "temperature_c": 61, "power_w": 312.5,
+        "id": 3,
+        "name": "NVIDIA H100 80GB HBM3",
+        "memory_total_mb": 81920,
+        "memory_used_mb": 3072,
+        "utilization_gpu": 87,
+        "temperature_c": 61,
+        "power_w": 312.5,
     }
 
 

@@ -14,8 +14,15 @@ from whisperq.refine.retry import RetryPolicy
 
 def _result(*texts: str) -> TranscriptResult:
     segments = [Segment(start=i, end=i + 1, text=t) for i, t in enumerate(texts)]
-    return TranscriptResult(job_id="j", text=" ".join(texts), segments=segments, model_name="base",
-                            engine="ctranslate2", device="cpu", elapsed_s=1.0)
+    return TranscriptResult(
+        job_id="j",
+        text=" ".join(texts),
+        segments=segments,
+        model_name="base",
+        engine="ctranslate2",
+        device="cpu",
+        elapsed_s=1.0,
+    )
 
 
 def test_builtin_presets_have_the_placeholder():
@@ -84,8 +91,9 @@ def test_a_long_segment_is_cut_at_sentence_ends_then_between_words():
 
 
 def test_text_without_segments_is_split_too():
-    result = TranscriptResult(job_id="j", text="One. Two. Three.", model_name="b", engine="e", device="cpu",
-                              elapsed_s=0)
+    result = TranscriptResult(
+        job_id="j", text="One. Two. Three.", model_name="b", engine="e", device="cpu", elapsed_s=0
+    )
     assert split_transcript(result, 9) == ["One. Two.", "Three."]
     assert split_transcript(_result(), 100) == []
 

@@ -56,6 +56,17 @@ class Queue(ABC):
     def change_visibility(self, receipt: str, timeout_s: int) -> None:
         """Hide a received message for ``timeout_s`` more seconds (0 makes it visible now)."""
 
+    def change_visibility_many(self, receipts: list[str], timeout_s: int) -> list[str]:
+        """:meth:`change_visibility` for each receipt; returns those no longer valid (deleted, or
+        received again by someone else). Backends with a batch call override it."""
+        stale = []
+        for receipt in receipts:
+            try:
+                self.change_visibility(receipt, timeout_s)
+            except ReceiptInvalid:
+                stale.append(receipt)
+        return stale
+
     @abstractmethod
     def counts(self) -> QueueCounts: ...
 

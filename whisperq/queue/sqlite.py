@@ -78,9 +78,7 @@ class SqliteQueue(Queue):
         conn.execute("BEGIN IMMEDIATE")
         try:
             if dedup_id is not None:
-                row = conn.execute(
-                    "SELECT id FROM messages WHERE dedup_id = ? AND dead = 0", (dedup_id,)
-                ).fetchone()
+                row = conn.execute("SELECT id FROM messages WHERE dedup_id = ? AND dead = 0", (dedup_id,)).fetchone()
                 if row:
                     conn.execute("COMMIT")
                     return row[0]
@@ -145,19 +143,25 @@ class SqliteQueue(Queue):
 
     def counts(self) -> QueueCounts:
         now = time.time()
-        row = self._connect().execute(
-            "SELECT "
-            "COALESCE(SUM(dead = 0 AND visible_at <= ?), 0), "
-            "COALESCE(SUM(dead = 0 AND visible_at > ?), 0), "
-            "COALESCE(SUM(dead = 1), 0) FROM messages",
-            (now, now),
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(
+                "SELECT "
+                "COALESCE(SUM(dead = 0 AND visible_at <= ?), 0), "
+                "COALESCE(SUM(dead = 0 AND visible_at > ?), 0), "
+                "COALESCE(SUM(dead = 1), 0) FROM messages",
+                (now, now),
+            )
+            .fetchone()
+        )
         return QueueCounts(visible=row[0], in_flight=row[1], dead=row[2])
 
     def dead_letters(self, limit=100):
-        rows = self._connect().execute(
-            "SELECT id, body, receive_count FROM messages WHERE dead = 1 ORDER BY seq LIMIT ?", (limit,)
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute("SELECT id, body, receive_count FROM messages WHERE dead = 1 ORDER BY seq LIMIT ?", (limit,))
+            .fetchall()
+        )
         return [Message(mid, json.loads(body), "", count) for mid, body, count in rows]
 
     def close(self) -> None:

@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlparse
 
@@ -163,6 +163,34 @@ class SqsQueue(Queue):
             VisibilityTimeout=min(max(timeout_s, 0), _MAX_VISIBILITY_S),
         )
 
+    def change_visibility_many(self, receipts: list[str], timeout_s: int) -> list[str]:
+        """Ten receipts per ChangeMessageVisibilityBatch request (per queue: normal and high)."""
+        by_url: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for receipt in receipts:
+            url, handle = self._route(receipt)
+            by_url[url].append((receipt, handle))
+        stale = []
+        for url, items in by_url.items():
+            for start in range(0, len(items), _MAX_BATCH):
+                part = items[start : start + _MAX_BATCH]
+                stale += self._change_visibility_batch(url, part, timeout_s)
+        return stale
+
+    def _change_visibility_batch(self, url: str, items: list[tuple[str, str]], timeout_s: int) -> list[str]:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": min(max(timeout_s, 0), _MAX_VISIBILITY_S)}
+            for i, (_, handle) in enumerate(items)
+        ]
+        response = self._call("change_message_visibility_batch", QueueUrl=url, Entries=entries)
+        stale = []
+        for failed in response.get("Failed", []):
+            receipt = items[int(failed["Id"])][0]
+            if failed.get("Code") in _STALE_RECEIPT:
+                stale.append(receipt)
+            else:
+                log.warning("could not extend a message's visibility: %s %s", failed.get("Code"), failed.get("Message"))
+        return stale
+
     def _high_queue_url(self) -> str | None:
         if self._high_url is _UNSET:
             name = urlparse(self.url).path.rsplit("/", 1)[-1] + _HIGH_SUFFIX
@@ -208,7 +236,9 @@ class SqsQueue(Queue):
         if self.max_receives is not None and int(policy["maxReceiveCount"]) != self.max_receives:
             log.warning(
                 "queue %s: maxReceiveCount is %s, the service expects %s (set it on the queue's redrive policy)",
-                self.url, policy["maxReceiveCount"], self.max_receives,
+                self.url,
+                policy["maxReceiveCount"],
+                self.max_receives,
             )
         _, _, _, _, account, name = policy["deadLetterTargetArn"].split(":", 5)
         self._dlq_url = self._call("get_queue_url", QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
@@ -244,9 +274,7 @@ class SqsQueue(Queue):
         self._client.close()
 
 
-def ensure_queue(
-    name: str, max_receives: int, visibility_timeout_s: int, *, endpoint_url: str | None = None
-) -> str:
+def ensure_queue(name: str, max_receives: int, visibility_timeout_s: int, *, endpoint_url: str | None = None) -> str:
     """Create (or update) queue ``name``, its high-priority twin ``name-high`` and their dead-letter
     queue ``name-dlq``; returns the URL of ``name``.
 

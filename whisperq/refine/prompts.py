@@ -57,6 +57,4 @@ def load_template(preset: str, template_dir: Path | None = None) -> str:
 
 def render(template: str, transcript: str, part: int = 1, parts: int = 1) -> str:
     # Plain replacement, not str.format: transcripts and templates may hold other braces.
-    return (
-        template.replace("{part}", str(part)).replace("{parts}", str(parts)).replace(PLACEHOLDER, transcript)
-    )
+    return template.replace("{part}", str(part)).replace("{parts}", str(parts)).replace(PLACEHOLDER, transcript)

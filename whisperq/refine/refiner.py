@@ -18,7 +18,7 @@ from whisperq.events import EventLog
 from whisperq.intake import outbox_base
 from whisperq.jobs import Job, RefinedText, RefineState, RefineStatus
 from whisperq.queue import Message, Queue
-from whisperq.queue.visibility import VisibilityExtender
+from whisperq.queue.visibility import VisibilityKeeper
 from whisperq.refine import prompts
 from whisperq.refine.backends import Backend, create_backend
 from whisperq.refine.chunking import join_parts, split_transcript
@@ -51,12 +51,14 @@ class Refiner:
         self.backend_factory = backend_factory
         self.events = EventLog(store, source=source)
         self.stopping = threading.Event()
+        self.visibility = VisibilityKeeper(queue, settings.visibility_timeout_s)
 
     # --- main loop ---------------------------------------------------------------------------
     def run_forever(self) -> None:
         self.events.emit(f"Refiner started ({self.settings.backend}, {self.model})")
         while not self.stopping.is_set():
             self.run_once(wait_s=self.settings.poll_wait_s)
+        self.visibility.close()
         self.events.emit("Refiner stopped")
 
     def run_once(self, wait_s: float = 0.0) -> int:
@@ -86,12 +88,11 @@ class Refiner:
         if claimed is None:
             self.queue.delete(message.receipt)
             return
-        extender = VisibilityExtender(self.queue, message.receipt, self.settings.visibility_timeout_s)
-        extender.start()
+        self.visibility.hold(message.receipt)
         try:
             self._run(claimed, message)
         finally:
-            extender.stop()
+            self.visibility.release(message.receipt)
 
     def _current_job(self, job_id, run) -> Job | None:
         if not isinstance(job_id, str) or not isinstance(run, str):
@@ -149,8 +150,14 @@ class Refiner:
         finally:
             backend.close()
         refined = RefinedText(
-            job_id=job.id, run=run, text=join_parts(answers), preset=preset, backend=backend.name,
-            model=backend.model, elapsed_s=round(time.monotonic() - started, 3), chunks=len(parts),
+            job_id=job.id,
+            run=run,
+            text=join_parts(answers),
+            preset=preset,
+            backend=backend.name,
+            model=backend.model,
+            elapsed_s=round(time.monotonic() - started, 3),
+            chunks=len(parts),
         )
         if not self.repo.put_refined(refined):
             refined = self.repo.get_refined(job.id, run) or refined
@@ -166,15 +173,11 @@ class Refiner:
         if self.stopping.is_set():
             raise RefineAborted("refiner stopping")
         prompt = prompts.render(template, part, number, parts)
-        policy = RetryPolicy(
-            self.settings.retries, self.settings.backoff_s, self.settings.max_backoff_s, self.stopping
-        )
+        policy = RetryPolicy(self.settings.retries, self.settings.backoff_s, self.settings.max_backoff_s, self.stopping)
         return with_retries(lambda: backend.complete(prompt), policy)
 
     # --- endings -----------------------------------------------------------------------------
-    def _record(
-        self, job_id: str, run: str, outcome: RefinedText | RefineError, elapsed_s: float
-    ) -> Job | None:
+    def _record(self, job_id: str, run: str, outcome: RefinedText | RefineError, elapsed_s: float) -> Job | None:
         def change(job: Job) -> RefineState | None:
             if not _is_current(job, run):
                 return None  # superseded by a newer request meanwhile
@@ -213,7 +216,8 @@ class Refiner:
         else:
             self.events.emit(
                 f"Task {job.id[:8]} refinement {refine.status.value} ({where}): {refine.error}; the raw text stays",
-                level="WARNING", job_id=job.id,
+                level="WARNING",
+                job_id=job.id,
             )
 
     def _hand_back(self, job_id: str, run: str, message: Message) -> None:

@@ -15,9 +15,7 @@ class G4FBackend:
 
     def __init__(self, model: str, timeout_s: float):
         if importlib.util.find_spec("g4f") is None:
-            raise RefineError(
-                RefineStatus.NOT_CONFIGURED, "g4f is not installed: pip install 'whisperq[refine-g4f]'"
-            )
+            raise RefineError(RefineStatus.NOT_CONFIGURED, "g4f is not installed: pip install 'whisperq[refine-g4f]'")
         self.model = model
         self.timeout_s = timeout_s
 
