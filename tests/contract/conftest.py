@@ -74,9 +74,13 @@ KNOWN_FAILURES = {
 
 
 # Cases a server gets wrong only sometimes: moto checks If-Match and then writes without a lock, so
-# under load two concurrent conditional writes can both win (AWS S3 and MiniStack do not allow it).
+# under load two concurrent conditional writes can both win (AWS S3 and MiniStack do not allow it); its
+# threaded server also picks and marks SQS messages without a lock, so two concurrent receives can both
+# get one message (seen once in a loaded run: message 7 of 20 twice). The service itself tolerates a
+# duplicate delivery (SQS is at-least-once), which tests elsewhere show.
 KNOWN_RACES = {
     "test_concurrent_updaters_lose_no_update[s3-moto]": "moto's conditional PUT is not atomic under load",
+    "test_each_message_goes_to_one_receiver[sqs-moto]": "moto's ReceiveMessage is not atomic under load",
 }
 
 
