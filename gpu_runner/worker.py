@@ -150,17 +150,21 @@ class Runner:
         return len(messages)
 
     def _receive_batch(self, wait_s: float) -> list[Message]:
-        """Up to ``batch_jobs`` messages: waits for the first, then takes what is already there."""
+        """Up to ``batch_jobs`` messages: waits for the first, then takes what is already there and,
+        with ``batch_gather_s``, what arrives that long after the first (a burst of jobs arrives apart)."""
         wanted = self.batch_jobs
         messages: list[Message] = []
+        gather_until = 0.0
         while len(messages) < wanted:
             got = self.queue.receive(
                 max_messages=min(10, wanted - len(messages)),
-                wait_s=wait_s if not messages else 0.0,
+                wait_s=wait_s if not messages else max(0.0, gather_until - time.monotonic()),
                 visibility_timeout_s=self.settings.visibility_timeout_s,
             )
             if not got:
                 break
+            if not messages:
+                gather_until = time.monotonic() + self.settings.batch_gather_s
             messages += got
         return messages
 

@@ -79,6 +79,14 @@ class RunnerSettings(BaseModel):
     batch_jobs: int = Field(
         0, ge=0, le=256, description="Queued jobs a runner takes and decodes together (0: 16 on a GPU, 1 on the CPU)."
     )
+    batch_gather_s: float = Field(
+        0.0,
+        ge=0,
+        le=20,
+        description="After the first job of a batch, wait up to this long for more to arrive (a burst of "
+        "uploads reaches the queue over seconds); 0: take only the jobs already queued. On SQS a wait is "
+        "at least 1 s when nothing more comes.",
+    )
     max_loaded_models: int = Field(
         0,
         ge=0,

@@ -184,3 +184,28 @@ def test_jobs_of_a_batch_are_fetched_and_concluded_concurrently_each_with_its_ow
         assert word_error_rate(manifest[clip]["text"], pipeline.repo.get_result(job_id).text, "en") <= 0.12
     counts = pipeline.queue.counts()
     assert (counts.visible, counts.in_flight) == (0, 1)  # only the vanished job's message, to come back
+
+
+def test_batch_gather_waits_for_jobs_of_a_burst(tmp_path, models_manager):
+    def submit_two_more_soon(pipeline: Pipeline) -> threading.Thread:
+        def later():
+            time.sleep(0.4)
+            pipeline.submit("en_ivr.wav")
+            pipeline.submit("en_ivr.wav")
+
+        thread = threading.Thread(target=later)
+        thread.start()
+        return thread
+
+    alone = Pipeline(tmp_path / "alone", models_manager, batch_jobs=3)
+    alone.submit("en_ivr.wav")
+    thread = submit_two_more_soon(alone)
+    assert alone.runner.run_once(wait_s=1) == 1  # no gathering: the two later jobs wait for the next batch
+    thread.join()
+
+    gathering = Pipeline(tmp_path / "gathering", models_manager, batch_jobs=3, batch_gather_s=1.5)
+    gathering.submit("en_ivr.wav")
+    thread = submit_two_more_soon(gathering)
+    assert gathering.runner.run_once(wait_s=1) == 3
+    thread.join()
+    assert gathering.queue.counts().visible + gathering.queue.counts().in_flight == 0
