@@ -144,7 +144,7 @@ class Runner:
             for name in self.models.unload_idle(self.settings.model_idle_unload_s):
                 self.events.emit(f"Model {name} unloaded after being idle")
         messages = self._receive_batch(wait_s)
-        claimed = [c for c in self._each(self._admit, messages) if c is not None]
+        claimed = [c for c in self._each(self._try_admit, messages) if c is not None]
         if claimed:
             self._process_batch(claimed)
         return len(messages)
@@ -183,6 +183,15 @@ class Runner:
         claimed = self._admit(message)
         if claimed is not None:
             self._process_batch([claimed])
+
+    def _try_admit(self, message: Message) -> _Claimed | None:
+        """:meth:`_admit`, where a failure (the store unreachable) leaves only this message to come back
+        after its visibility timeout, while the rest of the batch goes on."""
+        try:
+            return self._admit(message)
+        except Exception:  # noqa: BLE001
+            log.exception("could not claim the job of message %s; it comes back later", message.id)
+            return None
 
     def _admit(self, message: Message) -> _Claimed | None:
         """Claim the job of a message, or settle the message at once (duplicate, unknown, given up)."""

@@ -209,3 +209,16 @@ def test_batch_gather_waits_for_jobs_of_a_burst(tmp_path, models_manager):
     assert gathering.runner.run_once(wait_s=1) == 3
     thread.join()
     assert gathering.queue.counts().visible + gathering.queue.counts().in_flight == 0
+
+
+def test_a_job_that_cannot_be_claimed_leaves_the_rest_of_the_batch_going(tmp_path, models_manager):
+    pipeline = Pipeline(tmp_path, models_manager, batch_jobs=3)
+    good = [pipeline.submit("en_ivr.wav"), pipeline.submit("en_ivr.wav")]
+    broken = pipeline.submit("en_ivr.wav")
+    pipeline.store.put_bytes(layout.manifest_key(broken), b"{not a manifest")  # unreadable: claiming it raises
+
+    assert pipeline.runner.run_once(wait_s=1) == 3
+    assert [pipeline.repo.get(i).job.state for i in good] == [JobState.DONE, JobState.DONE]
+    counts = pipeline.queue.counts()
+    assert (counts.visible, counts.in_flight) == (0, 1)  # the broken job's message comes back later
+    assert pipeline.runner.visibility.held() == set()  # and nothing is kept hidden for ever
