@@ -15,9 +15,10 @@ import pytest
 
 from functions import refine_handler
 from tests.llm_server import FakeLLM
+from tests.refine_jobs import RAW, create_done_job
 from tests.servers import unique_name
 from whisperq import layout
-from whisperq.jobs import Job, JobParams, JobState, RefineStatus, Segment, TranscriptResult
+from whisperq.jobs import RefineStatus
 from whisperq.queue import Message, Queue, open_queue
 from whisperq.queue.sqs import ensure_queue
 from whisperq.refine.requests import request_refinement
@@ -26,8 +27,6 @@ from whisperq.settings import get_settings
 from whisperq.store import Store, open_store
 
 pytestmark = pytest.mark.e2e
-
-RAW = ["Hello, this is the support line.", "My order never arrived, can you check it?"]
 
 
 @dataclass
@@ -75,31 +74,6 @@ def backends(request, monkeypatch, tmp_path) -> Iterator[Backends]:
     get_settings.cache_clear()
 
 
-def done_job(repo: JobRepository) -> Job:
-    job = Job(
-        id=f"job{time.time_ns()}",
-        state=JobState.DONE,
-        params=JobParams(upgrade_transcribation=True),
-        filename="call.wav",
-        audio_key="audio/x/call.wav",
-        file_size=1,
-        completed_at=time.time(),
-    )
-    repo.create(job)
-    repo.put_result(
-        TranscriptResult(
-            job_id=job.id,
-            text=" ".join(RAW),
-            model_name="base",
-            engine="ctranslate2",
-            device="cpu",
-            elapsed_s=1.0,
-            segments=[Segment(start=i, end=i + 1, text=t) for i, t in enumerate(RAW)],
-        )
-    )
-    return job
-
-
 def sqs_event(messages: list[Message]) -> dict:
     """What Lambda's event source mapping passes for messages it received from the refine queue."""
     records = []
@@ -136,9 +110,9 @@ def receive_all(queue: Queue, wanted: int) -> list[Message]:
 
 
 def test_refines_each_record_and_reports_only_the_failed_one(backends: Backends):
-    good = request_refinement(backends.repo, backends.queue, done_job(backends.repo).id)
+    good = request_refinement(backends.repo, backends.queue, create_done_job(backends.repo).id)
     # A manifest the service cannot read: handling its message raises, as a store failure would.
-    broken = done_job(backends.repo)
+    broken = create_done_job(backends.repo)
     request_refinement(backends.repo, backends.queue, broken.id)
     backends.store.put_bytes(layout.manifest_key(broken.id), b'{"not": "a job"}', content_type="application/json")
 
@@ -157,7 +131,7 @@ def test_refines_each_record_and_reports_only_the_failed_one(backends: Backends)
 
 
 def test_a_duplicate_delivery_changes_nothing(backends: Backends):
-    job = request_refinement(backends.repo, backends.queue, done_job(backends.repo).id)
+    job = request_refinement(backends.repo, backends.queue, create_done_job(backends.repo).id)
     messages = receive_all(backends.queue, 1)
     assert refine_handler.handler(sqs_event(messages), None) == {"batchItemFailures": []}
     first = backends.repo.get(job.id).job.refine

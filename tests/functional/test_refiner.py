@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.llm_server import FakeLLM, refined
+from tests.refine_jobs import RAW, create_done_job
 from tests.service import free_port
 from whisperq import layout
-from whisperq.jobs import Job, JobParams, JobState, RefinedText, RefineStatus, Segment, TranscriptResult
+from whisperq.jobs import Job, JobState, RefinedText, RefineStatus
 from whisperq.queue.sqlite import SqliteQueue
 from whisperq.refine.refiner import Refiner
 from whisperq.refine.requests import request_refinement, send_refine_request
@@ -20,7 +21,6 @@ from whisperq.repository import JobRepository
 from whisperq.settings import RefineSettings
 from whisperq.store.local import LocalStore
 
-RAW = ["Hello, this is the support line.", "My order never arrived, can you check it?"]
 TIMEOUT_S = 0.5
 RETRIES = 2
 
@@ -44,27 +44,7 @@ class Bench:
         self.refiner = Refiner(self.store, self.queue, self.settings, "fake-model")
 
     def done_job(self, segments: list[str] = RAW, upgrade: bool = True) -> Job:
-        job = Job(
-            id=f"job{time.time_ns()}",
-            state=JobState.DONE,
-            params=JobParams(upgrade_transcribation=upgrade),
-            filename="call.wav",
-            audio_key="audio/x/call.wav",
-            file_size=1,
-            completed_at=time.time(),
-        )
-        self.repo.create(job)
-        self.repo.put_result(
-            TranscriptResult(
-                job_id=job.id,
-                text=" ".join(segments),
-                model_name="base",
-                engine="ctranslate2",
-                device="cpu",
-                elapsed_s=1.0,
-                segments=[Segment(start=i, end=i + 1, text=t) for i, t in enumerate(segments)],
-            )
-        )
+        job = create_done_job(self.repo, segments, upgrade)
         if upgrade:
             job = request_refinement(self.repo, self.queue, job.id)
         return job
