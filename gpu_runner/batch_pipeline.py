@@ -216,9 +216,8 @@ class BatchTranscriber:
                 prompts = [items[w.item].options.initial_prompt or None for w in batch]
                 windows_and_prompts = list(zip(audios, prompts, strict=True))
                 results = self._halving_on_oom(partial(self._decode, request, any(prompts)), windows_and_prompts)
-                for work, result in zip(batch, results, strict=True):
-                    own = replace(request, prompt=items[work.item].options.initial_prompt or None)
-                    following.extend(self._settle(items, work, result, own))
+                for work, prompt, result in zip(batch, prompts, results, strict=True):
+                    following.extend(self._settle(items, work, result, replace(request, prompt=prompt)))
                 for index in {w.item for w in batch}:
                     item = items[index]
                     self._report(item, item.done_samples / max(1, item.total_samples))

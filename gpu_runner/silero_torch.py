@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-FRAME = 512
+from gpu_runner.vad import FRAME
+
 CONTEXT = 64
 HIDDEN = 128
 SLICES_PER_CALL = 32  # slices of 60 s per forward: about 1 GB of intermediates

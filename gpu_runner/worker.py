@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -28,6 +27,7 @@ from gpu_runner.model_manager import ModelManager
 from gpu_runner.telemetry import device_gpus
 from gpu_runner.transcription import BadJob, decode_single, options_for, single_result, transcribe_job
 from whisperq import formats, layout
+from whisperq.concurrency import map_in_order
 from whisperq.events import EventLog
 from whisperq.heartbeats import Heartbeat, live_heartbeats, write_heartbeat
 from whisperq.intake import Intake, outbox_base, write_outbox_error
@@ -333,13 +333,10 @@ class Runner:
             return exc
 
     def _each(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``work`` on every item, in order; concurrently when there are several, since each item is
-        mostly store and queue round trips (and audio decoding): a batch of 256 jobs on S3 would
-        otherwise wait for some 3,000 requests one after the other."""
-        if len(items) <= 1 or self.io_threads <= 1:
-            return [work(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.io_threads, len(items)), thread_name_prefix="job-io") as pool:
-            return list(pool.map(work, items))
+        """``work`` on every item, in order, on ``io_threads`` threads: each item is mostly store and
+        queue round trips (and audio decoding), and a batch of 256 jobs on S3 would otherwise wait for
+        some 3,000 requests one after the other."""
+        return map_in_order(work, items, self.io_threads, name="job-io")
 
     @contextlib.contextmanager
     def _local_audio(self, job: Job):

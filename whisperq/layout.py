@@ -72,10 +72,12 @@ def index_key(state: JobState, job_id: str, at: float, summary: dict | None = No
     in the key itself, cut into segments that fit a file name, so listing needs no read at all."""
     ms = int(at * 1000)
     sort_key = _MAX_MS - ms if state.terminal else ms
-    head = f"{index_prefix(state)}{sort_key:013d}-{job_id}"
-    if summary is None:
-        return head + ".json"
-    return f"{head}/{_pack(summary)}.json"
+    return _with_summary(f"{index_prefix(state)}{sort_key:013d}-{job_id}", summary)
+
+
+def _with_summary(head: str, summary: dict | None) -> str:
+    """``head.json``, or with a summary ``head/{packed summary}.json``."""
+    return head + ".json" if summary is None else f"{head}/{_pack(summary)}.json"
 
 
 def packed_size(summary: dict) -> int:
@@ -125,17 +127,19 @@ def summary_from_index_key(key: str) -> dict | None:
 
 def logs_older_than(cutoff: float) -> str:
     """Log keys listed after this one are of events at ``cutoff`` or before (keys sort newest first)."""
-    return f"{LOGS_PREFIX}{_MAX_MS - int(cutoff * 1000):013d}"
+    return _log_head(cutoff)
+
+
+def _log_head(at: float) -> str:
+    """``logs/`` and the inverted millisecond of ``at``: newer events list first."""
+    return f"{LOGS_PREFIX}{_MAX_MS - int(at * 1000):013d}"
 
 
 def log_key(at: float | None = None, summary: dict | None = None) -> str:
     """``logs/{inverted time}-{random}[/{summary}].json``: newest first, the random part keeps keys unique,
     and the event's summary (packed as in index keys) lets the log be listed without reading it."""
-    ms = int((time.time() if at is None else at) * 1000)
-    head = f"{LOGS_PREFIX}{_MAX_MS - ms:013d}-{uuid.uuid4().hex[:12]}"
-    if summary is None:
-        return head + ".json"
-    return f"{head}/{_pack(summary)}.json"
+    head = f"{_log_head(time.time() if at is None else at)}-{uuid.uuid4().hex[:12]}"
+    return _with_summary(head, summary)
 
 
 def summary_from_log_key(key: str) -> dict | None:

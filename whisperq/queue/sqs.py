@@ -132,7 +132,7 @@ class SqsQueue(Queue):
             QueueUrl=url,
             MaxNumberOfMessages=max(1, min(max_messages, _MAX_BATCH)),
             WaitTimeSeconds=wait_s,
-            VisibilityTimeout=min(max(timeout_s, 0), _MAX_VISIBILITY_S),
+            VisibilityTimeout=_visibility(timeout_s),
             MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         )
         return response.get("Messages", [])
@@ -160,7 +160,7 @@ class SqsQueue(Queue):
             "change_message_visibility",
             QueueUrl=url,
             ReceiptHandle=handle,
-            VisibilityTimeout=min(max(timeout_s, 0), _MAX_VISIBILITY_S),
+            VisibilityTimeout=_visibility(timeout_s),
         )
 
     def change_visibility_many(self, receipts: list[str], timeout_s: int) -> list[str]:
@@ -178,7 +178,7 @@ class SqsQueue(Queue):
 
     def _change_visibility_batch(self, url: str, items: list[tuple[str, str]], timeout_s: int) -> list[str]:
         entries = [
-            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": min(max(timeout_s, 0), _MAX_VISIBILITY_S)}
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": _visibility(timeout_s)}
             for i, (_, handle) in enumerate(items)
         ]
         response = self._call("change_message_visibility_batch", QueueUrl=url, Entries=entries)
@@ -272,6 +272,11 @@ class SqsQueue(Queue):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _visibility(timeout_s: int) -> int:
+    """A visibility timeout SQS takes: 0 to 12 hours."""
+    return min(max(timeout_s, 0), _MAX_VISIBILITY_S)
 
 
 def ensure_queue(name: str, max_receives: int, visibility_timeout_s: int, *, endpoint_url: str | None = None) -> str:

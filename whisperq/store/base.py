@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from whisperq.concurrency import map_in_order
 
 
 class StoreError(Exception):
@@ -130,11 +131,7 @@ def get_json_each(store: Store, keys: list[str]) -> list[Any | None]:
         except ObjectNotFound:
             return None
 
-    workers = min(store.read_concurrency, len(keys))
-    if workers <= 1:
-        return [read(key) for key in keys]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read, keys))
+    return map_in_order(read, keys, store.read_concurrency, name="store-read")
 
 
 def check_key(key: str) -> str:
